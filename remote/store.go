@@ -1,0 +1,123 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Record is one session as the remote tier stores it.
+type Record struct {
+	// Key is the storage key. tiersession derives it from the session
+	// token (base64url of SHA-256); the raw token is never stored.
+	Key string
+	// Data is the session payload. Stores neither keep nor modify the
+	// caller's slice after a call returns; Records they return own their
+	// Data.
+	Data []byte
+	// Version is 1 after Create and grows by exactly 1 on every successful
+	// Put. It is the only concurrency control. Touch does not change it.
+	Version uint64
+	// ExpiresAt is absolute and stored in whole seconds: writes truncate
+	// it to the second. A record is absent from the moment ExpiresAt <= now.
+	ExpiresAt time.Time
+}
+
+// Expired reports whether r is expired at now.
+func (r Record) Expired(now time.Time) bool { return !r.ExpiresAt.After(now) }
+
+// Store is the source-of-truth tier.
+//
+// Contract, kept by every implementation and checked by the suite in
+// remotetest:
+//
+//   - A missing key and an expired record (ExpiresAt <= now) are the same
+//     thing: Get returns found=false and a nil error; Put and Touch return
+//     ErrNotFound; Create succeeds over an expired record.
+//   - Create writes Version 1 and fails with ErrConflict when a live record
+//     holds the key.
+//   - Put(rec, expected) succeeds only when the stored version equals
+//     expected, and stores rec as version expected+1. A mismatch returns an
+//     error matching ErrConflict that unwraps to *ConflictError with the
+//     current version. Put with expected 0 is ErrInvalid (use Create).
+//   - Of any number of concurrent writers holding the same expected
+//     version, exactly one succeeds.
+//   - Delete(key, 0) deletes unconditionally; Delete(key, v) only when the
+//     stored version is v (ErrConflict otherwise). Deleting an absent key
+//     is not an error.
+//   - Touch moves ExpiresAt later without changing Data or Version; a
+//     Touch to an earlier time than the stored one succeeds and changes
+//     nothing.
+//   - A record whose encoded item would exceed MaxItemSize fails with
+//     ErrTooLarge before any network call. An empty key, empty or
+//     non-future ExpiresAt fail with ErrInvalid.
+//   - A stored item that does not decode gives ErrCorrupt, never a panic
+//     or a zero Record.
+//   - Errors are this package's sentinels (wrapped with %w) or context
+//     errors; SDK error types never leave the package.
+//
+// Implementations are safe for concurrent use.
+type Store interface {
+	// Get returns the live record stored under key. found is false, with
+	// a nil error, when the key is absent or its record expired.
+	Get(ctx context.Context, key string) (rec Record, found bool, err error)
+	// Create stores rec as version 1 (rec.Version is ignored) and returns
+	// the stored record.
+	Create(ctx context.Context, rec Record) (Record, error)
+	// Put stores rec as version expected+1 if the stored version is
+	// expected (rec.Version is ignored), and returns the stored record.
+	Put(ctx context.Context, rec Record, expected uint64) (Record, error)
+	// Delete removes key; if expected is not 0, only when the stored
+	// version equals it.
+	Delete(ctx context.Context, key string, expected uint64) error
+	// Touch extends the record's expiry to expiresAt (never shortens it)
+	// and returns the stored record.
+	Touch(ctx context.Context, key string, expiresAt time.Time) (Record, error)
+}
+
+// MaxItemSize is DynamoDB's limit on one item: 400 KB, counting attribute
+// names and values.
+const MaxItemSize = 400 * 1024
+
+// Errors callers act on. Every error a Store returns that is not a context
+// error matches one of these with errors.Is.
+var (
+	// ErrNotFound: the key is absent or its record expired.
+	ErrNotFound = errors.New("remote: not found")
+	// ErrConflict: a version check failed. errors.As with *ConflictError
+	// gives the current version.
+	ErrConflict = errors.New("remote: version conflict")
+	// ErrTooLarge: the encoded item would exceed MaxItemSize.
+	ErrTooLarge = errors.New("remote: item too large")
+	// ErrCorrupt: a stored item does not decode into a Record.
+	ErrCorrupt = errors.New("remote: corrupt item")
+	// ErrInvalid: the arguments are not acceptable (empty key, expiry
+	// not in the future).
+	ErrInvalid = errors.New("remote: invalid argument")
+	// ErrUnknownOutcome: a write failed in a way that leaves unknown
+	// whether it was applied (timeout, server error), and retries could
+	// not settle it.
+	ErrUnknownOutcome = errors.New("remote: write outcome unknown")
+	// ErrUnavailable: the backend could not be reached or refused the
+	// request for a reason other than the above (throttling, auth, ...).
+	ErrUnavailable = errors.New("remote: unavailable")
+)
+
+// ConflictError describes a failed version check. It matches ErrConflict.
+type ConflictError struct {
+	// Expected is the version the caller expected; 0 for Create.
+	Expected uint64
+	// Current is the stored version; 0 when the key is absent.
+	Current uint64
+}
+
+func (e *ConflictError) Error() string {
+	if e.Current == 0 {
+		return fmt.Sprintf("remote: version conflict: expected %d, record absent", e.Expected)
+	}
+	return fmt.Sprintf("remote: version conflict: expected %d, stored %d", e.Expected, e.Current)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }

@@ -1,0 +1,116 @@
+package remote
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+)
+
+// writeIDLen is the length of the random id stored with every write.
+const writeIDLen = 16
+
+// writeID identifies one logical write across the retries of it.
+type writeID [writeIDLen]byte
+
+func newWriteID() writeID {
+	var id writeID
+	// crypto/rand.Read never returns an error on supported platforms.
+	_, _ = rand.Read(id[:])
+	return id
+}
+
+// Attribute names of the stored item, shared by every implementation so
+// that size accounting agrees.
+const (
+	attrKey     = "pk"
+	attrVersion = "ver"
+	attrExpires = "exp"
+	attrData    = "data"
+	attrWriteID = "wid"
+)
+
+// maxNumberSize is the most bytes DynamoDB counts for a number attribute
+// value (38 significant digits).
+const maxNumberSize = 21
+
+// itemSize is the size DynamoDB counts for the item that stores a record
+// with the given key and data length, rounded up (numbers at their maximum).
+func itemSize(key string, dataLen int) int {
+	return len(attrKey) + len(key) +
+		len(attrVersion) + maxNumberSize +
+		len(attrExpires) + maxNumberSize +
+		len(attrData) + dataLen +
+		len(attrWriteID) + writeIDLen
+}
+
+// MaxDataSize is the largest Data a record stored under key may hold.
+func MaxDataSize(key string) int { return MaxItemSize - itemSize(key, 0) }
+
+// checkKey validates a storage key.
+func checkKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrInvalid)
+	}
+	if len(key) > 1024 {
+		// DynamoDB's limit on a partition key value is 2048 bytes; storage
+		// keys are short hashes, so anything near it is a caller bug.
+		return fmt.Errorf("%w: key of %d bytes (at most 1024)", ErrInvalid, len(key))
+	}
+	return nil
+}
+
+// checkWrite validates a record about to be written at now and returns its
+// expiry in epoch seconds. It runs before any network call.
+func checkWrite(rec Record, now time.Time) (exp int64, err error) {
+	if err := checkKey(rec.Key); err != nil {
+		return 0, err
+	}
+	if size := itemSize(rec.Key, len(rec.Data)); size > MaxItemSize {
+		return 0, fmt.Errorf("%w: item of %d bytes exceeds %d", ErrTooLarge, size, MaxItemSize)
+	}
+	return checkExpiry(rec.ExpiresAt, now)
+}
+
+// checkExpiry validates an expiry at now and returns it in epoch seconds.
+func checkExpiry(expiresAt, now time.Time) (int64, error) {
+	if expiresAt.IsZero() {
+		return 0, fmt.Errorf("%w: zero ExpiresAt", ErrInvalid)
+	}
+	exp := expiresAt.Unix()
+	if !isLive(exp, now) {
+		return 0, fmt.Errorf("%w: ExpiresAt %s is not after now (whole seconds)", ErrInvalid, expiresAt.UTC().Format(time.RFC3339))
+	}
+	return exp, nil
+}
+
+// isLive reports whether an item expiring at epoch second exp is live at now.
+func isLive(exp int64, now time.Time) bool { return time.Unix(exp, 0).After(now) }
+
+// outcome is how a failed condition check settles, given the item the
+// check failed against.
+type outcome int
+
+const (
+	outcomeConflict outcome = iota // someone else's write: ErrConflict
+	outcomeNotFound                // absent or expired: ErrNotFound
+	outcomeOwnWrite                // our own earlier attempt landed: success
+)
+
+// settle decides a failed conditional write of version expected+1 carrying
+// id, given what the store holds now (found=false when absent). It is the
+// one place that tells "my retried write already landed" from a conflict.
+func settle(found, live bool, storedVer uint64, storedID []byte, expected uint64, id writeID) outcome {
+	if found && storedVer == expected+1 && string(storedID) == string(id[:]) {
+		return outcomeOwnWrite
+	}
+	if !found || !live {
+		if expected == 0 {
+			// Create failed while nothing live is there: only possible if
+			// the record expired between the check and now; a retry is a
+			// conflict from the caller's point of view.
+			return outcomeConflict
+		}
+		return outcomeNotFound
+	}
+	return outcomeConflict
+}
