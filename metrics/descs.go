@@ -1,0 +1,63 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// counter is one counter read from a Snapshot.
+type counter struct {
+	desc *prometheus.Desc
+	read func(*Snapshot) uint64
+}
+
+// descs holds the descriptors of everything read from a Snapshot.
+type descs struct {
+	counters []counter
+	entries  *prometheus.Desc
+	remote   *prometheus.Desc
+}
+
+func newDescs(ns string, labels prometheus.Labels) descs {
+	c := func(name, help string, read func(*Snapshot) uint64) counter {
+		return counter{prometheus.NewDesc(prometheus.BuildFQName(ns, "", name), help, nil, labels), read}
+	}
+	return descs{
+		counters: []counter{
+			c("local_hits_total", "Local tier hits.", func(s *Snapshot) uint64 { return s.LocalHits }),
+			c("local_misses_total", "Local tier misses (absent or expired).", func(s *Snapshot) uint64 { return s.LocalMisses }),
+			c("local_negative_hits_total", "Answers served from a cached not-found.", func(s *Snapshot) uint64 { return s.LocalNegativeHits }),
+			c("local_evictions_total", "Local entries evicted for capacity.", func(s *Snapshot) uint64 { return s.LocalEvictions }),
+			c("local_expirations_total", "Local entries dropped because they expired.", func(s *Snapshot) uint64 { return s.LocalExpirations }),
+			c("singleflight_shared_total", "Misses served by another caller's remote load.", func(s *Snapshot) uint64 { return s.SharedLoads }),
+			c("conflicts_total", "Version conflicts seen by writes.", func(s *Snapshot) uint64 { return s.Conflicts }),
+			c("update_retries_total", "Update attempts retried after a conflict.", func(s *Snapshot) uint64 { return s.UpdateRetries }),
+			c("touch_skipped_total", "Touch calls served without a remote write (throttled).", func(s *Snapshot) uint64 { return s.TouchSkipped }),
+			c("bus_published_total", "Invalidation events published.", func(s *Snapshot) uint64 { return s.BusPublished }),
+			c("bus_received_total", "Invalidation events received.", func(s *Snapshot) uint64 { return s.BusReceived }),
+			c("bus_applied_total", "Received invalidation events that evicted a local copy.", func(s *Snapshot) uint64 { return s.BusApplied }),
+			c("bus_ignored_total", "Received invalidation events ignored (own origin, or not newer).", func(s *Snapshot) uint64 { return s.BusIgnored }),
+			c("bus_dropped_total", "Invalidation events dropped by a full publish queue.", func(s *Snapshot) uint64 { return s.BusDropped }),
+			c("bus_purges_total", "Local tier purges after a gap in the invalidation stream.", func(s *Snapshot) uint64 { return s.BusPurges }),
+		},
+		entries: prometheus.NewDesc(prometheus.BuildFQName(ns, "", "local_entries"), "Entries in the local tier.", nil, labels),
+		remote:  prometheus.NewDesc(prometheus.BuildFQName(ns, "", "remote_requests_total"), "Remote requests by operation and result.", []string{"op", "result"}, labels),
+	}
+}
+
+func (d *descs) describe(ch chan<- *prometheus.Desc) {
+	for _, c := range d.counters {
+		ch <- c.desc
+	}
+	ch <- d.entries
+	ch <- d.remote
+}
+
+func (d *descs) collect(ch chan<- prometheus.Metric, s Snapshot) {
+	for _, c := range d.counters {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(&s)))
+	}
+	ch <- prometheus.MustNewConstMetric(d.entries, prometheus.GaugeValue, float64(s.LocalEntries))
+	for op := range NumOps {
+		for res := range NumResults {
+			ch <- prometheus.MustNewConstMetric(d.remote, prometheus.CounterValue, float64(s.Remote[op][res]), op.String(), res.String())
+		}
+	}
+}

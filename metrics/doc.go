@@ -1,0 +1,39 @@
+// Package metrics exports tiersession's figures to Prometheus
+// (client_golang), on a Registerer the caller chooses.
+//
+// Counting happens where the work happens: the local tier counts hits and
+// misses in its shards, the tier counts remote requests, conflicts and bus
+// events in its own atomics. This package reads those counters once per
+// scrape through a snapshot function and turns them into Prometheus
+// counters and gauges, so a cache hit pays nothing for metrics — no
+// WithLabelValues, no shared atomic, no extra cache line. Only the remote
+// request latency, measured once per remote call (milliseconds apart), is
+// observed as it happens, into histograms whose children are resolved when
+// the collector is built.
+//
+// # Metrics
+//
+// With the default namespace "tiersession":
+//
+//	tiersession_local_hits_total                 local tier hits
+//	tiersession_local_misses_total               local tier misses (absent or expired)
+//	tiersession_local_negative_hits_total        answers from a cached "not found"
+//	tiersession_local_evictions_total            entries evicted for capacity
+//	tiersession_local_expirations_total          entries dropped because they expired
+//	tiersession_local_entries                    entries cached now (gauge)
+//	tiersession_singleflight_shared_total        misses served by another caller's load
+//	tiersession_remote_requests_total{op,result} remote requests by operation and result
+//	tiersession_remote_request_duration_seconds{op}  remote latency (histogram)
+//	tiersession_conflicts_total                  version conflicts seen by writes
+//	tiersession_update_retries_total             Update attempts retried after a conflict
+//	tiersession_touch_skipped_total              Touch calls served without a write (throttled)
+//	tiersession_bus_published_total              invalidation events published
+//	tiersession_bus_received_total               invalidation events received
+//	tiersession_bus_applied_total                received events that evicted a local copy
+//	tiersession_bus_ignored_total                received events ignored (own origin, or not newer)
+//	tiersession_bus_dropped_total                events dropped by a full publish queue
+//	tiersession_bus_purges_total                 local purges after a bus gap
+//
+// op is one of get, create, put, delete, touch; result one of ok,
+// not_found, conflict, error.
+package metrics

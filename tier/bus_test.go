@@ -1,0 +1,113 @@
+package tier_test
+
+import (
+	"testing"
+
+	"github.com/tiersession/tiersession/invalidation"
+	"github.com/tiersession/tiersession/tier"
+)
+
+// cluster is n Stores on one remote and one in-process bus.
+func (f *fixture) cluster(t *testing.T, n int) (*invalidation.Local, []*tier.Store) {
+	t.Helper()
+	bus := invalidation.NewLocal(invalidation.LocalOptions{})
+	nodes := make([]*tier.Store, n)
+	for i := range nodes {
+		nodes[i] = f.store(t, nil, tier.Options{Bus: bus})
+	}
+	t.Cleanup(func() { bus.Close() }) // after the stores' Close (LIFO)
+	return bus, nodes
+}
+
+func flush(t *testing.T, bus *invalidation.Local) {
+	t.Helper()
+	if err := bus.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBusInvalidatesOtherNodes(t *testing.T) {
+	f := newFixture()
+	bus, nodes := f.cluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	rec, err := a.Create(f.ctx, f.record(t, "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, b, rec.Key)
+	mustGet(t, c, rec.Key)
+	rec.Data = []byte("v2")
+	if _, err := a.Save(f.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, bus)
+	for i, n := range []*tier.Store{b, c} {
+		if got := mustGet(t, n, rec.Key); got.Version != 2 || string(got.Data) != "v2" {
+			t.Fatalf("node %d reads %+v after the event; want version 2", i+1, got)
+		}
+		if st := n.Stats(); st.BusApplied < 1 {
+			t.Fatalf("node %d applied %d events; want at least 1", i+1, st.BusApplied)
+		}
+	}
+	if st := a.Stats(); st.BusIgnored < 2 || st.BusPublished != 2 {
+		t.Fatalf("origin node: ignored %d, published %d; want its own 2 events ignored", st.BusIgnored, st.BusPublished)
+	}
+	if err := b.Delete(f.ctx, rec.Key, 2); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, bus)
+	for i, n := range []*tier.Store{a, c} {
+		if _, found, err := n.Get(f.ctx, rec.Key); found || err != nil {
+			t.Fatalf("node %d after a delete elsewhere: found %v, err %v", i, found, err)
+		}
+	}
+}
+
+func TestOldAndDuplicateEventsKeepNewerCopy(t *testing.T) {
+	f := newFixture()
+	bus, nodes := f.cluster(t, 2)
+	a, b := nodes[0], nodes[1]
+	rec, err := a.Create(f.ctx, f.record(t, "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Data = []byte("v2")
+	if rec, err = a.Save(f.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, bus)
+	mustGet(t, b, rec.Key) // b caches version 2
+	before := f.remote.Requests()
+	for _, v := range []uint64{1, 2, 2, 1} { // late and repeated events
+		if err := bus.Publish(f.ctx, invalidation.Event{Key: rec.Key, Version: v, Kind: invalidation.Changed, Origin: "elsewhere"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, bus)
+	if got := mustGet(t, b, rec.Key); got.Version != 2 {
+		t.Fatalf("b reads %+v; want version 2", got)
+	}
+	if n := f.remote.Requests() - before; n != 0 {
+		t.Fatalf("old or duplicate events evicted a newer copy: %d remote reads", n)
+	}
+}
+
+func TestInvalidate(t *testing.T) {
+	f := newFixture()
+	_, nodes := f.cluster(t, 1)
+	s := nodes[0]
+	rec, err := s.Create(f.ctx, f.record(t, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().LocalEntries != 1 {
+		t.Fatal("the created record is not cached")
+	}
+	// Invalidate with the same version keeps the copy; a newer one drops it.
+	if s.Invalidate(rec.Key, 1) {
+		t.Fatal("Invalidate at the cached version dropped the copy")
+	}
+	if !s.Invalidate(rec.Key, 2) {
+		t.Fatal("Invalidate at a newer version kept the copy")
+	}
+}

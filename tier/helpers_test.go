@@ -1,0 +1,98 @@
+package tier_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tiersession/tiersession/remote"
+	"github.com/tiersession/tiersession/remote/remotetest"
+	"github.com/tiersession/tiersession/tier"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// gatedRemote holds every Get until the test releases it, so tests can
+// force a read to be in flight while other things happen.
+type gatedRemote struct {
+	remote.Store
+	gets    atomic.Int64
+	entered chan struct{} // one value per Get that reached the gate
+	release chan struct{} // closed to let the held Gets proceed
+	once    sync.Once
+}
+
+func newGated(s remote.Store) *gatedRemote {
+	return &gatedRemote{Store: s, entered: make(chan struct{}, 1024), release: make(chan struct{})}
+}
+
+func (g *gatedRemote) Get(ctx context.Context, key string) (remote.Record, bool, error) {
+	g.gets.Add(1)
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+		return remote.Record{}, false, ctx.Err()
+	}
+	return g.Store.Get(ctx, key)
+}
+
+func (g *gatedRemote) open() { g.once.Do(func() { close(g.release) }) }
+
+// waitEntered waits for n Gets to reach the gate.
+func (g *gatedRemote) waitEntered(t testing.TB, n int) {
+	t.Helper()
+	for range n {
+		select {
+		case <-g.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("timed out waiting for a remote Get")
+		}
+	}
+}
+
+// fixture is a Store over an in-memory remote with a manual clock.
+type fixture struct {
+	clock  *remotetest.Clock
+	remote *remote.Memory
+	ctx    context.Context
+}
+
+func newFixture() *fixture {
+	clock := remotetest.NewClock(time.Now().Truncate(time.Second))
+	return &fixture{clock: clock, remote: remote.NewMemory(remote.MemoryOptions{Now: clock.Now}), ctx: context.Background()}
+}
+
+// store opens a tier.Store over r (the fixture's remote when nil).
+func (f *fixture) store(t testing.TB, r remote.Store, opts tier.Options) *tier.Store {
+	t.Helper()
+	if r == nil {
+		r = f.remote
+	}
+	if opts.Now == nil {
+		opts.Now = f.clock.Now
+	}
+	s, err := tier.New(r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func (f *fixture) record(t testing.TB, data string) tier.Record {
+	return tier.Record{Key: remotetest.Key(t), Data: []byte(data), ExpiresAt: f.clock.Now().Add(time.Hour)}
+}
+
+func mustGet(t testing.TB, s *tier.Store, key string) tier.Record {
+	t.Helper()
+	rec, found, err := s.Get(context.Background(), key)
+	if err != nil || !found {
+		t.Fatalf("Get = found %v, err %v; want the record", found, err)
+	}
+	return rec
+}

@@ -1,0 +1,87 @@
+package tier
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tiersession/tiersession/invalidation"
+)
+
+// Options configures a Store. The zero value of every field means its
+// default.
+type Options struct {
+	// LocalCapacity is how many sessions the local tier holds at most
+	// (live and "not found" entries together). Default: 10000.
+	LocalCapacity int
+	// LocalTTL is how long a session may be served from the local tier
+	// before it is read from the remote again. It bounds staleness on
+	// other nodes when invalidation messages are lost. An entry never
+	// outlives its record's ExpiresAt either. Default: 5s.
+	LocalTTL time.Duration
+	// NegativeTTL is how long "not found" is remembered, so that random or
+	// forged keys do not cost one remote read each. Default: 1s.
+	NegativeTTL time.Duration
+	// LoadTimeout bounds a remote read made for a miss. The read is shared
+	// by every caller waiting on the key, so no caller's context can cancel
+	// it; each caller still returns when its own context ends. Default: 5s.
+	LoadTimeout time.Duration
+	// MaxUpdateRetries is how many times Update retries after a version
+	// conflict before returning ErrConflict. Default: 5.
+	MaxUpdateRetries int
+	// TouchInterval throttles Touch: when the cached record already
+	// expires no more than TouchInterval before the requested time, Touch
+	// answers from the local tier without writing. Default: 1 minute.
+	// Negative: never throttle.
+	TouchInterval time.Duration
+
+	// Bus carries invalidations between nodes: the Store publishes every
+	// successful write and evicts its own copies on events from others.
+	// Default: nil, a single node. The Store does not close the Bus.
+	Bus invalidation.Bus
+	// Origin names this node on the Bus; events it published itself are
+	// ignored when they come back. Default: 16 random bytes, hex.
+	Origin string
+
+	// Registerer, when set, receives this Store's Prometheus collector
+	// (see package metrics). Default: nil, no metrics.
+	Registerer prometheus.Registerer
+	// MetricLabels are constant labels on every metric of this Store, to
+	// tell several Stores on one Registerer apart. Default: none.
+	MetricLabels prometheus.Labels
+
+	// Now is the clock for expiry decisions. Default: the local tier's
+	// coarse clock (about 1ms resolution, no time.Now on a hit). Tests
+	// inject a manual clock.
+	Now func() time.Time
+}
+
+// ErrBadOptions is returned by New for option values it cannot use.
+var ErrBadOptions = errors.New("tier: bad options")
+
+func (o *Options) setDefaults() error {
+	if o.LocalCapacity < 0 || o.LocalTTL < 0 || o.NegativeTTL < 0 || o.LoadTimeout < 0 || o.MaxUpdateRetries < 0 {
+		return fmt.Errorf("%w: negative capacity, TTL, timeout or retry count", ErrBadOptions)
+	}
+	if o.LocalCapacity == 0 {
+		o.LocalCapacity = 10000
+	}
+	if o.LocalTTL == 0 {
+		o.LocalTTL = 5 * time.Second
+	}
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = time.Second
+	}
+	if o.LoadTimeout == 0 {
+		o.LoadTimeout = 5 * time.Second
+	}
+	if o.MaxUpdateRetries == 0 {
+		o.MaxUpdateRetries = 5
+	}
+	if o.TouchInterval == 0 {
+		o.TouchInterval = time.Minute
+	}
+	return nil
+}

@@ -1,0 +1,217 @@
+package tier_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tiersession/tiersession/remote"
+	"github.com/tiersession/tiersession/remote/remotetest"
+	"github.com/tiersession/tiersession/tier"
+)
+
+func TestReadThrough(t *testing.T) {
+	f := newFixture()
+	s := f.store(t, nil, tier.Options{})
+	rec, err := s.Create(f.ctx, f.record(t, "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := f.store(t, nil, tier.Options{}) // a cold node
+	before := f.remote.Requests()
+	for range 3 {
+		if got := mustGet(t, other, rec.Key); got.Version != 1 || string(got.Data) != "hello" {
+			t.Fatalf("Get = %+v", got)
+		}
+	}
+	if n := f.remote.Requests() - before; n != 1 {
+		t.Fatalf("3 Gets on a cold node made %d remote requests; want 1", n)
+	}
+	st := other.Stats()
+	if st.LocalHits != 2 || st.LocalMisses < 1 || st.RemoteRequests(0) != 1 {
+		t.Fatalf("stats = hits %d misses %d remote gets %d; want 2, >=1, 1", st.LocalHits, st.LocalMisses, st.RemoteRequests(0))
+	}
+}
+
+func TestReadYourWrites(t *testing.T) {
+	f := newFixture()
+	s := f.store(t, nil, tier.Options{})
+	rec, err := s.Create(f.ctx, f.record(t, "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.remote.Requests()
+	for v := uint64(1); v <= 3; v++ {
+		rec.Data = []byte{byte('a' + v)}
+		rec, err = s.Save(f.ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGet(t, s, rec.Key); got.Version != v+1 || string(got.Data) != string(rec.Data) {
+			t.Fatalf("Get after Save = %+v; want version %d", got, v+1)
+		}
+	}
+	if n := f.remote.Requests() - before; n != 3 {
+		t.Fatalf("3 Saves and 3 Gets made %d remote requests; want 3 (reads served locally)", n)
+	}
+}
+
+func TestSingleflight(t *testing.T) {
+	f := newFixture()
+	rec, err := f.remote.Create(f.ctx, f.record(t, "shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGated(f.remote)
+	s := f.store(t, g, tier.Options{})
+
+	// The first caller starts the flight and then gives up; the others
+	// must still get the record from that one read.
+	firstCtx, cancelFirst := context.WithCancel(f.ctx)
+	firstErr := make(chan error, 1)
+	go func() {
+		_, _, err := s.Get(firstCtx, rec.Key)
+		firstErr <- err
+	}()
+	g.waitEntered(t, 1)
+
+	const callers = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	started := make(chan struct{}, callers)
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			started <- struct{}{}
+			got, found, err := s.Get(f.ctx, rec.Key)
+			if err == nil && (!found || got.Version != 1) {
+				err = errors.New("wrong record")
+			}
+			errs <- err
+		}()
+	}
+	for range callers {
+		<-started
+	}
+	cancelFirst()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v; want context.Canceled", err)
+	}
+	g.open()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := g.gets.Load(); n != 1 {
+		t.Fatalf("%d concurrent Gets made %d remote reads; want 1", callers+1, n)
+	}
+	st := s.Stats()
+	if st.SharedLoads+st.LocalHits != callers {
+		t.Fatalf("shared %d + hits %d; want %d callers served without a read", st.SharedLoads, st.LocalHits, callers)
+	}
+}
+
+func TestSlowLoadNeverOverwritesNewerWrite(t *testing.T) {
+	f := newFixture()
+	rec, err := f.remote.Create(f.ctx, f.record(t, "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A load reads version 1 from a snapshot taken before the write below.
+	snapshot := remote.NewMemory(remote.MemoryOptions{Now: f.clock.Now})
+	if _, err := snapshot.Create(f.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	g := newGated(snapshot)
+	split := &splitRemote{Store: f.remote, reads: g}
+	s := f.store(t, split, tier.Options{})
+
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		s.Get(f.ctx, rec.Key)
+	}()
+	g.waitEntered(t, 1)
+	rec.Data = []byte("new")
+	if _, err := s.Save(f.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	g.open()
+	<-loadDone
+	if got := mustGet(t, s, rec.Key); got.Version != 2 || string(got.Data) != "new" {
+		t.Fatalf("after a slow load finished, Get = %+v; want version 2", got)
+	}
+}
+
+// splitRemote reads from one store and writes to another.
+type splitRemote struct {
+	remote.Store
+	reads remote.Store
+}
+
+func (s *splitRemote) Get(ctx context.Context, key string) (remote.Record, bool, error) {
+	return s.reads.Get(ctx, key)
+}
+
+func TestNegativeCache(t *testing.T) {
+	f := newFixture()
+	s := f.store(t, nil, tier.Options{NegativeTTL: time.Second})
+	key := remotetest.Key(t)
+	before := f.remote.Requests()
+	for range 5 {
+		if _, found, err := s.Get(f.ctx, key); found || err != nil {
+			t.Fatalf("Get of a missing key: found %v, err %v", found, err)
+		}
+	}
+	if n := f.remote.Requests() - before; n != 1 {
+		t.Fatalf("5 Gets of a missing key made %d remote reads; want 1", n)
+	}
+	if st := s.Stats(); st.LocalNegativeHits != 4 {
+		t.Fatalf("negative hits = %d; want 4", st.LocalNegativeHits)
+	}
+	f.clock.Advance(time.Second)
+	s.Get(f.ctx, key)
+	if n := f.remote.Requests() - before; n != 2 {
+		t.Fatalf("after NegativeTTL, remote reads = %d; want 2", n)
+	}
+	// A create on this node is visible at once despite the negative entry.
+	rec := f.record(t, "now here")
+	rec.Key = key
+	if _, err := s.Create(f.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, s, key); got.Version != 1 {
+		t.Fatalf("Get after Create = %+v", got)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	f := newFixture()
+	s := f.store(t, nil, tier.Options{LocalTTL: 2 * time.Second})
+	rec := f.record(t, "x")
+	rec.ExpiresAt = f.clock.Now().Add(5 * time.Second)
+	rec, err := s.Create(f.ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := f.remote.Requests()
+	mustGet(t, s, rec.Key)
+	if n := f.remote.Requests() - before; n != 0 {
+		t.Fatalf("a fresh Get read the remote %d times", n)
+	}
+	f.clock.Advance(2 * time.Second) // local TTL over
+	mustGet(t, s, rec.Key)
+	if n := f.remote.Requests() - before; n != 1 {
+		t.Fatalf("after LocalTTL, remote reads = %d; want 1", n)
+	}
+	f.clock.Advance(3 * time.Second) // the record's own ExpiresAt
+	if _, found, err := s.Get(f.ctx, rec.Key); found || err != nil {
+		t.Fatalf("Get of an expired record: found %v, err %v; want not found", found, err)
+	}
+}

@@ -1,0 +1,141 @@
+package tier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tiersession/tiersession/invalidation"
+	"github.com/tiersession/tiersession/local"
+	"github.com/tiersession/tiersession/metrics"
+	"github.com/tiersession/tiersession/remote"
+)
+
+// Create stores a new session as version 1 (rec.Version is ignored). It
+// fails with ErrConflict when a live session holds the key.
+func (s *Store) Create(ctx context.Context, rec Record) (Record, error) {
+	if s.closed.Load() {
+		return Record{}, ErrClosed
+	}
+	start := time.Now()
+	out, err := s.remote.Create(ctx, rec)
+	return s.afterWrite(ctx, metrics.OpCreate, start, rec.Key, out, err, invalidation.Changed)
+}
+
+// Save writes rec as the next version of the session it was read as:
+// rec.Version is the version the caller holds, and the stored record gets
+// rec.Version+1. If the session changed meanwhile, Save fails with
+// ErrConflict and drops the local copy.
+func (s *Store) Save(ctx context.Context, rec Record) (Record, error) {
+	if s.closed.Load() {
+		return Record{}, ErrClosed
+	}
+	start := time.Now()
+	out, err := s.remote.Put(ctx, rec, rec.Version)
+	return s.afterWrite(ctx, metrics.OpPut, start, rec.Key, out, err, invalidation.Changed)
+}
+
+// Touch moves the session's expiry to expiresAt (never earlier) without
+// changing its data or version. Touch is throttled: when the local copy
+// already expires within TouchInterval of expiresAt, it returns that copy
+// and writes nothing, so a busy session is not written on every request.
+func (s *Store) Touch(ctx context.Context, key string, expiresAt time.Time) (Record, error) {
+	if s.closed.Load() {
+		return Record{}, ErrClosed
+	}
+	if s.opts.TouchInterval > 0 {
+		if e, res := s.local.Get(key); res == local.Hit && !e.ExpiresAt.Before(expiresAt.Add(-s.opts.TouchInterval)) {
+			s.stats.touchSkipped.Add(1)
+			return Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, nil
+		}
+	}
+	start := time.Now()
+	out, err := s.remote.Touch(ctx, key, expiresAt)
+	return s.afterWrite(ctx, metrics.OpTouch, start, key, out, err, invalidation.Touched)
+}
+
+// afterWrite settles the local tier and the bus after a remote write.
+func (s *Store) afterWrite(ctx context.Context, op metrics.Op, start time.Time, key string, out Record, err error, kind invalidation.Kind) (Record, error) {
+	if isArgumentError(err) {
+		return Record{}, err // refused before any request: nothing changed
+	}
+	s.observe(op, start, writeResult(err))
+	if err != nil {
+		// A conflict means the local copy is stale; an unknown outcome
+		// means it may be. Either way the next read must ask the remote.
+		if errors.Is(err, ErrConflict) {
+			s.stats.conflicts.Add(1)
+		}
+		s.local.Remove(key)
+		return Record{}, err
+	}
+	s.local.Install(key, local.Entry{Data: out.Data, Version: out.Version, ExpiresAt: out.ExpiresAt})
+	s.publish(ctx, invalidation.Event{Key: key, Version: out.Version, Kind: kind})
+	return out, nil
+}
+
+// isArgumentError reports errors the remote returns before sending
+// anything.
+func isArgumentError(err error) bool {
+	return errors.Is(err, remote.ErrInvalid) || errors.Is(err, remote.ErrTooLarge)
+}
+
+// Delete removes the session. With version 0 it deletes whatever is
+// stored; otherwise only that version (ErrConflict if it changed).
+// Deleting an absent session is not an error.
+func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	start := time.Now()
+	err := s.remote.Delete(ctx, key, version)
+	if isArgumentError(err) {
+		return err
+	}
+	s.observe(metrics.OpDelete, start, writeResult(err))
+	s.local.Remove(key)
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			s.stats.conflicts.Add(1)
+		}
+		return err
+	}
+	// Remember the deletion so that a read still in flight cannot bring
+	// back the version just deleted.
+	s.local.InstallNotFound(key, version)
+	s.publish(ctx, invalidation.Event{Key: key, Version: version, Kind: invalidation.Deleted})
+	return nil
+}
+
+// Update applies fn to the current session and saves the result with a
+// version check, retrying from a fresh read when another writer got there
+// first (at most MaxUpdateRetries times). fn gets a private copy of the
+// record and may change Data and ExpiresAt; Key and Version are restored
+// from the record read. fn may run more than once. An error from fn ends
+// Update with that error.
+func (s *Store) Update(ctx context.Context, key string, fn func(Record) (Record, error)) (Record, error) {
+	for attempt := 0; ; attempt++ {
+		cur, found, err := s.Get(ctx, key)
+		if err != nil {
+			return Record{}, err
+		}
+		if !found {
+			return Record{}, ErrNotFound
+		}
+		cur.Data = append([]byte(nil), cur.Data...)
+		next, err := fn(cur)
+		if err != nil {
+			return Record{}, err
+		}
+		next.Key, next.Version = cur.Key, cur.Version
+		out, err := s.Save(ctx, next)
+		if err == nil || !errors.Is(err, ErrConflict) {
+			return out, err
+		}
+		if attempt >= s.opts.MaxUpdateRetries {
+			return Record{}, fmt.Errorf("tier: update gave up after %d attempts: %w", attempt+1, err)
+		}
+		s.stats.updateRetries.Add(1)
+	}
+}
