@@ -179,8 +179,9 @@ func (s *Store) loadShared(ctx context.Context, key string) (loaded, error) {
 	// Look again: between this caller's miss and the start of its flight,
 	// an earlier flight for the same key may have finished, or a write on
 	// this node may have installed the record. Either answer is at least as
-	// fresh as what a remote read would give, and costs nothing.
-	if e, res := s.local.Get(key); res == local.Hit {
+	// fresh as what a remote read would give, and costs nothing. Peek, not
+	// Get: this caller's miss is already counted.
+	if e, res := s.local.Peek(key); res == local.Hit {
 		return loaded{Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, true}, nil
 	} else if res == local.NegativeHit {
 		return loaded{}, nil

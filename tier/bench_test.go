@@ -1,0 +1,85 @@
+package tier_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/maypok86/otter/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tiersession/tiersession/internal/benchkeys"
+	"github.com/tiersession/tiersession/remote"
+	"github.com/tiersession/tiersession/tier"
+)
+
+// Hit benchmark parameters, the same as local's: 32768 cached sessions,
+// Zipf-distributed accesses, nothing expiring during the run.
+const (
+	benchKeys = 32768
+	benchSeq  = 1 << 20
+	benchTTL  = 10 * time.Minute
+)
+
+// BenchmarkHit compares a tier.Store hit (metrics registered) with a bare
+// expirable.LRU hit and an otter hit on the same keys in the same run.
+// Compare ns/op between sub-benchmarks of one run, never across runs.
+func BenchmarkHit(b *testing.B) {
+	keys := benchkeys.Keys(benchKeys)
+	seq := benchkeys.Zipf(benchKeys, benchSeq, 1)
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	data := make([]byte, 1024)
+
+	b.Run("tier", func(b *testing.B) {
+		mem := remote.NewMemory(remote.MemoryOptions{})
+		s, err := tier.New(mem, tier.Options{
+			LocalCapacity: 2 * benchKeys,
+			LocalTTL:      benchTTL,
+			Registerer:    prometheus.NewRegistry(),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		for _, k := range keys {
+			if _, err := s.Create(ctx, remote.Record{Key: k, Data: data, ExpiresAt: exp}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		before := mem.Requests()
+		benchkeys.RunHits(b, seq, func(k string) bool {
+			_, found, err := s.Get(ctx, k)
+			return found && err == nil
+		})
+		if n := mem.Requests() - before; n != 0 {
+			b.Fatalf("hits made %d remote requests", n)
+		}
+	})
+	b.Run("expirable", func(b *testing.B) {
+		c := expirable.NewLRU[string, remote.Record](2*benchKeys, nil, benchTTL)
+		for _, k := range keys {
+			c.Add(k, remote.Record{Key: k, Data: data, Version: 1, ExpiresAt: exp})
+		}
+		benchkeys.RunHits(b, seq, func(k string) bool {
+			_, ok := c.Get(k)
+			return ok
+		})
+	})
+	b.Run("otter", func(b *testing.B) {
+		c := otter.Must(&otter.Options[string, remote.Record]{
+			MaximumSize:      2 * benchKeys,
+			ExpiryCalculator: otter.ExpiryWriting[string, remote.Record](benchTTL),
+		})
+		defer c.StopAllGoroutines()
+		for _, k := range keys {
+			c.Set(k, remote.Record{Key: k, Data: data, Version: 1, ExpiresAt: exp})
+		}
+		c.CleanUp()
+		benchkeys.RunHits(b, seq, func(k string) bool {
+			_, ok := c.GetIfPresent(k)
+			return ok
+		})
+	})
+}
