@@ -1,0 +1,300 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// How Dynamo maps Store onto DynamoDB: one item per record (layout in
+// dynamo_item.go), every write guarded by a condition expression:
+//
+//	Create  PutItem     attribute_not_exists(pk) OR exp <= :now
+//	Put     PutItem     ver = :expected AND exp > :now
+//	Delete  DeleteItem  attribute_not_exists(pk) OR ver = :expected OR exp <= :now
+//	                    (no condition when expected is 0)
+//	Touch   UpdateItem  attribute_exists(pk) AND exp > :now AND exp < :new
+//
+// Every conditional write asks for ReturnValuesOnConditionCheckFailure =
+// ALL_OLD, so a failed check usually carries the item it failed against.
+// When it does not (the key is absent, or the server ignores the parameter,
+// as dynalite does) Dynamo reads the item back with a consistent read. The item then
+// decides the outcome: the caller's own earlier attempt (same write id, see
+// settle), not found, or a conflict with the current version.
+
+// DynamoOptions configures NewDynamo. The zero value of every field except
+// Table means its default.
+type DynamoOptions struct {
+	// Table is the name of the table. Required, no default. EnsureTable
+	// creates it if needed.
+	Table string
+	// ConsistentRead makes Get use strongly consistent reads. Default
+	// false: eventually consistent reads, at half the read cost, which may
+	// return a version that is shortly out of date. Writes are checked
+	// against the latest version either way, and the read-back that
+	// settles a failed condition check is always consistent.
+	ConsistentRead bool
+	// Now returns the current time. It decides expiry on reads and in
+	// write conditions. Default time.Now.
+	Now func() time.Time
+}
+
+// Dynamo is the DynamoDB implementation of Store, on aws-sdk-go-v2. It is
+// safe for concurrent use.
+//
+// Retries are the SDK client's: configure them on the client (the DynamoDB
+// client's default is 4 attempts). Each logical write keeps one write id
+// across those retries, so a retry that finds its own earlier attempt
+// applied reports success.
+type Dynamo struct {
+	client     *dynamodb.Client
+	table      *string
+	consistent bool
+	now        func() time.Time
+	ttl        atomic.Bool // see TTLEnabled
+}
+
+var _ Store = (*Dynamo)(nil)
+
+// NewDynamo returns a Store on the table opts.Table reached through client.
+// It makes no request; call EnsureTable to create the table.
+func NewDynamo(client *dynamodb.Client, opts DynamoOptions) (*Dynamo, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: nil DynamoDB client", ErrInvalid)
+	}
+	if opts.Table == "" {
+		return nil, fmt.Errorf("%w: DynamoOptions.Table is empty", ErrInvalid)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Dynamo{
+		client:     client,
+		table:      aws.String(opts.Table),
+		consistent: opts.ConsistentRead,
+		now:        now,
+	}, nil
+}
+
+// Get returns the live record stored under key. found is false, with a nil
+// error, when the key is absent or its record expired.
+func (d *Dynamo) Get(ctx context.Context, key string) (Record, bool, error) {
+	if err := checkKey(key); err != nil {
+		return Record{}, false, err
+	}
+	now := d.now()
+	item, err := d.fetch(ctx, key, d.consistent)
+	if err != nil {
+		return Record{}, false, readError(ctx, "GetItem", err)
+	}
+	if len(item) == 0 {
+		return Record{}, false, nil
+	}
+	s, err := decodeItem(item)
+	if err != nil || !s.live(now) {
+		return Record{}, false, err
+	}
+	return s.rec, true, nil
+}
+
+// Create stores rec as version 1 (rec.Version is ignored) over an absent or
+// expired record, and returns the stored record.
+func (d *Dynamo) Create(ctx context.Context, rec Record) (Record, error) {
+	return d.put(ctx, rec, 0)
+}
+
+// Put stores rec as version expected+1 if the stored version is expected
+// (rec.Version is ignored), and returns the stored record. expected 0 is
+// invalid: no stored record has version 0 (use Create).
+func (d *Dynamo) Put(ctx context.Context, rec Record, expected uint64) (Record, error) {
+	if expected == 0 {
+		return Record{}, fmt.Errorf("%w: Put with expected version 0 (use Create)", ErrInvalid)
+	}
+	return d.put(ctx, rec, expected)
+}
+
+// put is Create (expected 0) and Put.
+func (d *Dynamo) put(ctx context.Context, rec Record, expected uint64) (Record, error) {
+	now := d.now()
+	exp, err := checkWrite(rec, now)
+	if err != nil {
+		return Record{}, err
+	}
+	id := newWriteID()
+	in := &dynamodb.PutItemInput{
+		TableName:                           d.table,
+		Item:                                encodeItem(rec.Key, rec.Data, expected+1, exp, id),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	if expected == 0 {
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR #exp <= :now")
+		in.ExpressionAttributeNames = namesPKExp
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":now": secondsValue(now.Unix())}
+	} else {
+		in.ConditionExpression = aws.String("#ver = :expected AND #exp > :now")
+		in.ExpressionAttributeNames = namesVerExp
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{
+			":expected": versionValue(expected),
+			":now":      secondsValue(now.Unix()),
+		}
+	}
+	log := new(attemptLog)
+	_, err = d.client.PutItem(ctx, in, log.option)
+	if err == nil {
+		return Record{Key: rec.Key, Data: bytes.Clone(rec.Data), Version: expected + 1, ExpiresAt: expTime(exp)}, nil
+	}
+	cur, found, err := d.conditionFailed(ctx, "PutItem", rec.Key, err, log)
+	if err != nil {
+		return Record{}, err
+	}
+	live := found && cur.live(now)
+	switch settle(found, live, cur.rec.Version, cur.wid, expected, id) {
+	case outcomeOwnWrite:
+		// An earlier attempt of this call landed and its response was
+		// lost; the retry's condition then failed against it.
+		return Record{Key: rec.Key, Data: bytes.Clone(rec.Data), Version: expected + 1, ExpiresAt: expTime(exp)}, nil
+	case outcomeNotFound:
+		return Record{}, ErrNotFound
+	default:
+		conflict := &ConflictError{Expected: expected}
+		if live {
+			conflict.Current = cur.rec.Version
+		}
+		return Record{}, conflict
+	}
+}
+
+// Delete removes key; if expected is not 0, only when the stored version
+// equals it. Deleting an absent or expired record is not an error.
+func (d *Dynamo) Delete(ctx context.Context, key string, expected uint64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	now := d.now()
+	in := &dynamodb.DeleteItemInput{TableName: d.table, Key: keyOf(key)}
+	if expected != 0 {
+		// Absent and expired records pass the condition too, so the
+		// check fails only against a live record of another version
+		// (DynamoDB then returns it) and a retry after a lost response
+		// simply succeeds.
+		in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR #ver = :expected OR #exp <= :now")
+		in.ExpressionAttributeNames = namesAll
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{
+			":expected": versionValue(expected),
+			":now":      secondsValue(now.Unix()),
+		}
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	log := new(attemptLog)
+	_, err := d.client.DeleteItem(ctx, in, log.option)
+	if err == nil {
+		return nil
+	}
+	// Without a condition, conditionFailed only maps the error.
+	cur, found, err := d.conditionFailed(ctx, "DeleteItem", key, err, log)
+	if err != nil {
+		return err
+	}
+	if !found || !cur.live(now) {
+		// Gone or expired by the time of the read-back: absent.
+		return nil
+	}
+	return &ConflictError{Expected: expected, Current: cur.rec.Version}
+}
+
+// Touch extends the record's expiry to expiresAt and returns the stored
+// record. A Touch to a time at or before the stored expiry changes nothing
+// and returns the stored record.
+func (d *Dynamo) Touch(ctx context.Context, key string, expiresAt time.Time) (Record, error) {
+	if err := checkKey(key); err != nil {
+		return Record{}, err
+	}
+	now := d.now()
+	exp, err := checkExpiry(expiresAt, now)
+	if err != nil {
+		return Record{}, err
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                d.table,
+		Key:                      keyOf(key),
+		UpdateExpression:         aws.String("SET #exp = :new"),
+		ConditionExpression:      aws.String("attribute_exists(#pk) AND #exp > :now AND #exp < :new"),
+		ExpressionAttributeNames: namesPKExp,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":new": secondsValue(exp),
+			":now": secondsValue(now.Unix()),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	log := new(attemptLog)
+	out, err := d.client.UpdateItem(ctx, in, log.option)
+	if err == nil {
+		s, err := decodeItem(out.Attributes)
+		if err != nil {
+			return Record{}, err
+		}
+		return s.rec, nil
+	}
+	cur, found, err := d.conditionFailed(ctx, "UpdateItem", key, err, log)
+	if err != nil {
+		return Record{}, err
+	}
+	if !found || !cur.live(now) || cur.exp < exp {
+		// cur.exp < exp: the check saw no live record and one appeared
+		// before the read-back; as of the check, the key was absent.
+		return Record{}, ErrNotFound
+	}
+	// The stored expiry is already at or after exp (possibly because an
+	// earlier attempt of this call set it): nothing to shorten.
+	return cur.rec, nil
+}
+
+// fetch reads the item stored under key; a nil map when absent. The error
+// is the SDK's, for the caller to map.
+func (d *Dynamo) fetch(ctx context.Context, key string, consistent bool) (map[string]types.AttributeValue, error) {
+	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      d.table,
+		Key:            keyOf(key),
+		ConsistentRead: aws.Bool(consistent),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+// conditionFailed handles the error of a write to key. If it is a failed
+// condition check, it returns the item the check failed against (found is
+// false when the key is absent); any other error comes back mapped.
+func (d *Dynamo) conditionFailed(ctx context.Context, op, key string, err error, log *attemptLog) (storedItem, bool, error) {
+	var cond *types.ConditionalCheckFailedException
+	if !errors.As(err, &cond) {
+		return storedItem{}, false, writeError(ctx, op, err, log)
+	}
+	item := cond.Item
+	if len(item) == 0 {
+		// Either the key is absent (DynamoDB returns no item then) or the
+		// server ignored ReturnValuesOnConditionCheckFailure. Read back.
+		item, err = d.fetch(ctx, key, true)
+		if err != nil {
+			return storedItem{}, false, readBackError(ctx, op, err, log)
+		}
+		if len(item) == 0 {
+			return storedItem{}, false, nil
+		}
+	}
+	s, err := decodeItem(item)
+	if err != nil {
+		return storedItem{}, false, err
+	}
+	return s, true, nil
+}

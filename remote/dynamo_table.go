@@ -1,0 +1,187 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Bounds of EnsureTable's wait for a new table to become ACTIVE. DynamoDB
+// takes a few seconds; emulators are immediate.
+const (
+	tableWaitMax      = 5 * time.Minute
+	tableWaitMinDelay = 20 * time.Millisecond
+	tableWaitMaxDelay = 5 * time.Second
+)
+
+// EnsureTable makes the table ready for use: it creates it if missing (hash
+// key pk of type S, on-demand billing), waits until it is ACTIVE, and
+// enables DynamoDB's TTL on the exp attribute so expired records are swept
+// from storage. It is idempotent: calling it on a ready table, with TTL
+// already enabled, only reads the table's description, and a concurrent
+// creation by another process is waited for, not reported.
+//
+// A table whose key schema is not a single S hash key named pk, or whose
+// TTL is enabled on another attribute, fails with ErrInvalid.
+//
+// Servers without the TTL API (dynalite answers UnknownOperationException)
+// are not an error: EnsureTable returns nil and TTLEnabled reports false.
+// Expired records then stay in the table until overwritten or deleted;
+// reads treat them as absent all the same, so only storage is affected.
+func (d *Dynamo) EnsureTable(ctx context.Context) error {
+	desc, err := d.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: d.table})
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		if err := d.createTable(ctx); err != nil {
+			return err
+		}
+	case err != nil:
+		return readError(ctx, "DescribeTable", err)
+	default:
+		if err := checkKeySchema(*d.table, desc.Table); err != nil {
+			return err
+		}
+		if desc.Table.TableStatus == types.TableStatusActive {
+			return d.ensureTTL(ctx)
+		}
+	}
+	waiter := dynamodb.NewTableExistsWaiter(d.client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = tableWaitMinDelay
+		o.MaxDelay = tableWaitMaxDelay
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: d.table}, tableWaitMax); err != nil {
+		return readError(ctx, "DescribeTable (waiting for ACTIVE)", err)
+	}
+	return d.ensureTTL(ctx)
+}
+
+// TTLEnabled reports whether the last EnsureTable found or enabled
+// DynamoDB's TTL on the exp attribute. It is false before EnsureTable ran
+// and when the server lacks the TTL API (see EnsureTable).
+func (d *Dynamo) TTLEnabled() bool { return d.ttl.Load() }
+
+// createTable creates the table; an existing one (created concurrently by
+// someone else) is fine.
+func (d *Dynamo) createTable(ctx context.Context) error {
+	_, err := d.client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName: d.table,
+		AttributeDefinitions: []types.AttributeDefinition{{
+			AttributeName: aws.String(attrKey),
+			AttributeType: types.ScalarAttributeTypeS,
+		}},
+		KeySchema: []types.KeySchemaElement{{
+			AttributeName: aws.String(attrKey),
+			KeyType:       types.KeyTypeHash,
+		}},
+		BillingMode: types.BillingModePayPerRequest,
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return readError(ctx, "CreateTable", err)
+	}
+	return nil
+}
+
+// checkKeySchema verifies that an existing table can hold our items.
+func checkKeySchema(table string, desc *types.TableDescription) error {
+	if desc == nil {
+		return fmt.Errorf("%w: dynamodb DescribeTable: no table description", ErrUnavailable)
+	}
+	ok := len(desc.KeySchema) == 1 &&
+		aws.ToString(desc.KeySchema[0].AttributeName) == attrKey &&
+		desc.KeySchema[0].KeyType == types.KeyTypeHash
+	if ok {
+		for _, a := range desc.AttributeDefinitions {
+			if aws.ToString(a.AttributeName) == attrKey {
+				ok = a.AttributeType == types.ScalarAttributeTypeS
+			}
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%w: table %q exists but its key is not a single S hash key named %q",
+			ErrInvalid, table, attrKey)
+	}
+	return nil
+}
+
+// ensureTTL enables TTL on exp unless it already is, and records the
+// result for TTLEnabled.
+func (d *Dynamo) ensureTTL(ctx context.Context) error {
+	enabled, err := d.describeTTL(ctx)
+	if err != nil || enabled {
+		return err
+	}
+	_, err = d.client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+		TableName: d.table,
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{
+			AttributeName: aws.String(attrExpires),
+			Enabled:       aws.Bool(true),
+		},
+	})
+	switch {
+	case err == nil:
+		d.ttl.Store(true)
+		return nil
+	case ttlUnsupported(err):
+		d.ttl.Store(false)
+		return nil
+	case errorCode(err) == "ValidationException":
+		// Most likely another process enabled TTL since we looked
+		// ("TimeToLive is already enabled"). Look again.
+		enabled, derr := d.describeTTL(ctx)
+		if derr != nil || enabled {
+			return derr
+		}
+	}
+	return readError(ctx, "UpdateTimeToLive", err)
+}
+
+// describeTTL reports whether TTL is enabled (or being enabled) on exp and
+// records it for TTLEnabled. A server without the TTL API counts as
+// disabled; TTL on another attribute is an error.
+func (d *Dynamo) describeTTL(ctx context.Context) (enabled bool, err error) {
+	out, err := d.client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: d.table})
+	if err != nil {
+		if ttlUnsupported(err) {
+			d.ttl.Store(false)
+			return false, nil
+		}
+		return false, readError(ctx, "DescribeTimeToLive", err)
+	}
+	var status types.TimeToLiveStatus
+	var attr string
+	if desc := out.TimeToLiveDescription; desc != nil {
+		status, attr = desc.TimeToLiveStatus, aws.ToString(desc.AttributeName)
+	}
+	switch status {
+	case types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling:
+		if attr != attrExpires {
+			return false, fmt.Errorf("%w: table %q has TTL on attribute %q, want %q",
+				ErrInvalid, *d.table, attr, attrExpires)
+		}
+		d.ttl.Store(true)
+		return true, nil
+	case types.TimeToLiveStatusDisabling:
+		return false, fmt.Errorf("%w: table %q: TTL is being disabled; try again once it is DISABLED",
+			ErrUnavailable, *d.table)
+	default:
+		d.ttl.Store(false)
+		return false, nil
+	}
+}
+
+// ttlUnsupported reports whether err says the server does not implement the
+// TTL API at all.
+func ttlUnsupported(err error) bool {
+	switch errorCode(err) {
+	case "UnknownOperationException", "UnsupportedOperationException", "NotImplemented":
+		return true
+	}
+	return false
+}
