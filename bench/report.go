@@ -1,0 +1,247 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// ReportSchema is the version of the JSON report's layout.
+const ReportSchema = 1
+
+// Report is everything one harness run measured. It is written as JSON
+// (WriteJSON), as a terminal table (WriteTable) and as a chart (WriteSVG).
+type Report struct {
+	// Schema is ReportSchema.
+	Schema int `json:"schema"`
+	// StartedAt is when the run started.
+	StartedAt time.Time `json:"started_at"`
+	// Env describes the machine and toolchain.
+	Env Env `json:"env"`
+	// Config is the run's configuration, defaults filled in.
+	Config ReportConfig `json:"config"`
+	// Cost is the DynamoDB cost model the costs were computed with.
+	Cost CostModel `json:"cost_model"`
+	// Systems holds one result per system, "remote-only" first.
+	Systems []SystemResult `json:"systems"`
+	// Sweep holds the hit ratio of the one-node tiered store for each
+	// local capacity tried, smallest first.
+	Sweep []SweepPoint `json:"capacity_sweep"`
+}
+
+// Env describes where the run happened.
+type Env struct {
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	CPUs       int    `json:"cpus"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+}
+
+// ReportConfig records the configuration of a run.
+type ReportConfig struct {
+	Workload            string             `json:"workload"`
+	WorkloadDescription string             `json:"workload_description"`
+	Mix                 map[string]float64 `json:"mix"`
+	Distribution        string             `json:"distribution"`
+	Sessions            int                `json:"sessions"`
+	PayloadBytes        int                `json:"payload_bytes"`
+	Concurrency         int                `json:"concurrency"`
+	DurationSeconds     float64            `json:"duration_seconds"`
+	WarmupSeconds       float64            `json:"warmup_seconds"`
+	MaxOps              int64              `json:"max_ops"`
+	LocalFraction       float64            `json:"local_fraction"`
+	LocalCapacity       int                `json:"local_capacity"`
+	LocalTTLSeconds     float64            `json:"local_ttl_seconds"`
+	Nodes               int                `json:"nodes"`
+	Seed                uint64             `json:"seed"`
+	Remote              string             `json:"remote"`
+	Bus                 string             `json:"bus"`
+	Redis               string             `json:"redis"`
+	Latency             LatencyReport      `json:"latency_model"`
+}
+
+// LatencyReport records the latency model of the in-memory remote.
+type LatencyReport struct {
+	Description string  `json:"description"`
+	ReadP50us   float64 `json:"read_p50_us"`
+	ReadP99us   float64 `json:"read_p99_us"`
+	WriteP50us  float64 `json:"write_p50_us"`
+	WriteP99us  float64 `json:"write_p99_us"`
+}
+
+// SystemResult is what one system did in its measured window.
+type SystemResult struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Nodes       int    `json:"nodes"`
+	// Ops counts the recorded requests; Errors, Conflicts and Missing
+	// count those that ended in an error, a lost version check, or no
+	// session found.
+	Ops       int64 `json:"ops"`
+	Errors    int64 `json:"errors"`
+	Conflicts int64 `json:"conflicts"`
+	Missing   int64 `json:"missing"`
+	// WarmupSeconds is how long the system warmed up unmeasured;
+	// ElapsedSeconds is the length of the measured window.
+	WarmupSeconds  float64 `json:"warmup_seconds"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	// Throughput is Ops per second.
+	Throughput float64 `json:"throughput_ops_per_sec"`
+	// Latency holds request latency percentiles in microseconds.
+	Latency Latency `json:"latency_us"`
+	// LocalTier tells whether the system has an in-process tier.
+	LocalTier bool `json:"local_tier"`
+	// HitRatio is local hits / (hits + misses); 0 without a local tier.
+	HitRatio float64 `json:"local_hit_ratio"`
+	// RemoteReadsPer1000 and RemoteWritesPer1000 count requests to the
+	// backing store (DynamoDB, or Redis for the Redis system) per 1000
+	// operations; RemoteConflicts counts its failed version checks,
+	// including those an update loop retried.
+	RemoteReadsPer1000  float64 `json:"remote_reads_per_1000_ops"`
+	RemoteWritesPer1000 float64 `json:"remote_writes_per_1000_ops"`
+	RemoteConflicts     int64   `json:"remote_conflicts"`
+	// CostPerMillionOps is the estimated DynamoDB on-demand bill of one
+	// million operations in USD; null when the system does not use
+	// DynamoDB.
+	CostPerMillionOps *float64 `json:"dynamodb_usd_per_million_ops"`
+	// VsRemoteOnly compares the system with "remote-only".
+	VsRemoteOnly Ratios `json:"vs_remote_only"`
+}
+
+// Latency percentiles in microseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p99_9"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Ratios are system / remote-only, figure by figure: a throughput ratio
+// of 4 means four times the throughput, a p50 ratio of 0.001 a median a
+// thousand times lower. A ratio is null when remote-only's figure is 0 or
+// the system lacks the figure.
+type Ratios struct {
+	Throughput  *float64 `json:"throughput"`
+	P50         *float64 `json:"p50"`
+	P99         *float64 `json:"p99"`
+	RemoteReads *float64 `json:"remote_reads"`
+	Cost        *float64 `json:"cost"`
+}
+
+// SweepPoint is one local capacity of the hit-ratio sweep.
+type SweepPoint struct {
+	Fraction           float64 `json:"fraction"`
+	Capacity           int     `json:"capacity"`
+	Ops                int64   `json:"ops"`
+	WarmupSeconds      float64 `json:"warmup_seconds"`
+	HitRatio           float64 `json:"local_hit_ratio"`
+	RemoteReadsPer1000 float64 `json:"remote_reads_per_1000_ops"`
+	Throughput         float64 `json:"throughput_ops_per_sec"`
+	P50us              float64 `json:"p50_us"`
+	P99us              float64 `json:"p99_us"`
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("bench: write report: %w", err)
+	}
+	return nil
+}
+
+// micros converts a histogram value in nanoseconds to microseconds.
+func micros(ns int64) float64 { return float64(ns) / 1e3 }
+
+// summarize turns a measurement into a result.
+func summarize(sys *system, m measurement, cost CostModel) SystemResult {
+	r := SystemResult{
+		Name:            sys.name,
+		Description:     sys.description,
+		Nodes:           len(sys.nodes),
+		Ops:             m.ops,
+		Errors:          m.errors,
+		Conflicts:       m.conflicts,
+		Missing:         m.missing,
+		WarmupSeconds:   m.warmup.Seconds(),
+		ElapsedSeconds:  m.elapsed.Seconds(),
+		LocalTier:       m.hasLocal,
+		RemoteConflicts: m.remote.Conflicts,
+		Latency: Latency{
+			P50:  micros(m.hist.ValueAtQuantile(50)),
+			P90:  micros(m.hist.ValueAtQuantile(90)),
+			P99:  micros(m.hist.ValueAtQuantile(99)),
+			P999: micros(m.hist.ValueAtQuantile(99.9)),
+			Max:  micros(m.hist.Max()),
+			Mean: m.hist.Mean() / 1e3,
+		},
+	}
+	if s := m.elapsed.Seconds(); s > 0 {
+		r.Throughput = float64(m.ops) / s
+	}
+	if m.ops > 0 {
+		r.RemoteReadsPer1000 = 1000 * float64(m.remote.Reads) / float64(m.ops)
+		r.RemoteWritesPer1000 = 1000 * float64(m.remote.Writes) / float64(m.ops)
+	}
+	if lookups := m.hits + m.misses; m.hasLocal && lookups > 0 {
+		r.HitRatio = float64(m.hits) / float64(lookups)
+	}
+	if sys.dynamo {
+		c := cost.PerMillionOps(m.remote.Reads, m.remote.Writes, m.ops)
+		r.CostPerMillionOps = &c
+	}
+	return r
+}
+
+// compare fills in every result's ratios to base.
+func compare(results []SystemResult, base SystemResult) {
+	for i := range results {
+		r := &results[i]
+		r.VsRemoteOnly = Ratios{
+			Throughput:  ratio(r.Throughput, base.Throughput),
+			P50:         ratio(r.Latency.P50, base.Latency.P50),
+			P99:         ratio(r.Latency.P99, base.Latency.P99),
+			RemoteReads: ratio(r.RemoteReadsPer1000, base.RemoteReadsPer1000),
+		}
+		if r.CostPerMillionOps != nil && base.CostPerMillionOps != nil {
+			r.VsRemoteOnly.Cost = ratio(*r.CostPerMillionOps, *base.CostPerMillionOps)
+		}
+	}
+}
+
+// ratio returns a/b, or nil when b is 0 or either is not finite.
+func ratio(a, b float64) *float64 {
+	if b == 0 || math.IsNaN(a) || math.IsNaN(b) || math.IsInf(a, 0) || math.IsInf(b, 0) {
+		return nil
+	}
+	v := a / b
+	return &v
+}
+
+// sweepPoint summarizes one capacity of the sweep.
+func sweepPoint(fraction float64, capacity int, m measurement) SweepPoint {
+	p := SweepPoint{
+		Fraction:      fraction,
+		Capacity:      capacity,
+		Ops:           m.ops,
+		WarmupSeconds: m.warmup.Seconds(),
+		P50us:         micros(m.hist.ValueAtQuantile(50)),
+		P99us:         micros(m.hist.ValueAtQuantile(99)),
+	}
+	if s := m.elapsed.Seconds(); s > 0 {
+		p.Throughput = float64(m.ops) / s
+	}
+	if m.ops > 0 {
+		p.RemoteReadsPer1000 = 1000 * float64(m.remote.Reads) / float64(m.ops)
+	}
+	if lookups := m.hits + m.misses; lookups > 0 {
+		p.HitRatio = float64(m.hits) / float64(lookups)
+	}
+	return p
+}

@@ -1,0 +1,225 @@
+// Command tierbench measures tiersession against the stores a user would
+// pick instead, on the same workload, and prints a table; it also writes a
+// JSON report and an SVG chart. With no flags it runs in well under a
+// minute on an in-memory remote with a latency model of in-region
+// DynamoDB; with -dynamodb-endpoint (or -dynamodb-table) it measures a
+// real DynamoDB, dynalite or DynamoDB Local, and with -redis it adds Redis
+// as a session store and as the invalidation bus.
+//
+//	go run ./cmd/tierbench
+//	go run ./cmd/tierbench -dynamodb-endpoint http://127.0.0.1:8000 -create-table -workload b
+//	go run ./cmd/tierbench -redis 127.0.0.1:6379 -workload web
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tiersession/tiersession/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// options are the parsed command line.
+type options struct {
+	cfg    bench.Config
+	sweep  string
+	out    string
+	dynamo dynamoFlags
+}
+
+// parseFlags parses args into options; errors are usage errors.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	d := bench.DefaultConfig()
+	o := &options{cfg: d}
+	c := &o.cfg
+	fs := flag.NewFlagSet("tierbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: tierbench [flags]\n\nMeasures tiersession against remote-only and Redis session stores; see bench/README-performance.md.\n\n")
+		fs.PrintDefaults()
+	}
+
+	fs.StringVar(&c.Workload, "workload", d.Workload, "operation mix: a (50% read/50% update), b (95/5), c (read only), f (50% read/50% read-modify-write), web (read every request, 10% write, 5% renew)")
+	fs.StringVar(&c.Dist, "dist", d.Dist, "key distribution: zipf (scrambled zipfian) or uniform")
+	fs.Float64Var(&c.Zipf, "zipf", d.Zipf, "zipfian constant, in (0, 1)")
+	fs.IntVar(&c.Sessions, "sessions", d.Sessions, "number of sessions")
+	fs.IntVar(&c.Payload, "payload", d.Payload, "session payload size in bytes")
+	fs.IntVar(&c.Concurrency, "concurrency", d.Concurrency, "concurrent clients (requests in flight)")
+	fs.DurationVar(&c.Duration, "duration", d.Duration, "measured time per system")
+	fs.DurationVar(&c.Warmup, "warmup", d.Warmup, "unmeasured warm-up per system (0 for none)")
+	fs.Int64Var(&c.MaxOps, "max-ops", 0, "cap on measured operations per system and sweep point (0: no cap)")
+	fs.Float64Var(&c.LocalFraction, "local-fraction", d.LocalFraction, "local tier capacity per node, as a fraction of sessions, in (0, 1]")
+	fs.DurationVar(&c.LocalTTL, "local-ttl", d.LocalTTL, "how long a node serves a session locally before re-reading the remote")
+	fs.IntVar(&c.Nodes, "nodes", d.Nodes, "nodes of the multi-node tiered system (1: leave it out)")
+	fs.StringVar(&o.sweep, "sweep", "1,5,10,25,50", "local capacities of the hit-ratio sweep, in percent of sessions, comma-separated; \"none\" to skip")
+	fs.DurationVar(&c.SweepDuration, "sweep-duration", d.SweepDuration, "measured time per sweep point")
+	fs.Uint64Var(&c.Seed, "seed", d.Seed, "random seed (equal seeds draw equal request sequences)")
+	fs.StringVar(&o.out, "out", "tierbench-out", "directory for report.json, chart.svg and table.txt")
+
+	fs.DurationVar(&c.Latency.ReadP50, "latency-read-p50", d.Latency.ReadP50, "in-memory remote: median read latency (lognormal model of in-region DynamoDB GetItem)")
+	fs.DurationVar(&c.Latency.ReadP99, "latency-read-p99", d.Latency.ReadP99, "in-memory remote: 99th percentile read latency")
+	fs.DurationVar(&c.Latency.WriteP50, "latency-write-p50", d.Latency.WriteP50, "in-memory remote: median write latency (conditional PutItem/UpdateItem)")
+	fs.DurationVar(&c.Latency.WriteP99, "latency-write-p99", d.Latency.WriteP99, "in-memory remote: 99th percentile write latency")
+	fs.BoolVar(&c.NoLatency, "no-latency", false, "in-memory remote without added latency")
+
+	fs.Float64Var(&c.Prices.ReadPerMillion, "price-rru", d.Prices.ReadPerMillion, "USD per million DynamoDB read request units (default: on-demand, us-east-1, as of Nov 2024)")
+	fs.Float64Var(&c.Prices.WritePerMillion, "price-wru", d.Prices.WritePerMillion, "USD per million DynamoDB write request units (default: on-demand, us-east-1, as of Nov 2024)")
+
+	fs.StringVar(&o.dynamo.endpoint, "dynamodb-endpoint", "", "DynamoDB endpoint URL (dynalite, DynamoDB Local); implies the DynamoDB remote")
+	fs.StringVar(&o.dynamo.region, "dynamodb-region", defaultRegion(), "DynamoDB region")
+	fs.StringVar(&o.dynamo.table, "dynamodb-table", "", "DynamoDB table; implies the DynamoDB remote (default \"tierbench\" with -dynamodb-endpoint)")
+	fs.BoolVar(&o.dynamo.createTable, "create-table", false, "create the DynamoDB table if missing")
+	fs.BoolVar(&o.dynamo.consistentRead, "consistent-read", false, "strongly consistent DynamoDB reads (twice the read units)")
+	fs.IntVar(&c.PreloadConcurrency, "preload-concurrency", d.PreloadConcurrency, "concurrent Creates while filling the remote")
+	fs.StringVar(&c.Redis, "redis", "", "Redis address host:port: adds Redis as a session store and as the invalidation bus")
+
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	}
+	// In bench.Config a zero means "default"; on the command line it is
+	// a mistake, so these are checked here.
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"-sessions", c.Sessions > 0}, {"-payload", c.Payload > 0}, {"-concurrency", c.Concurrency > 0},
+		{"-nodes", c.Nodes > 0}, {"-preload-concurrency", c.PreloadConcurrency > 0},
+		{"-zipf", c.Zipf > 0}, {"-local-fraction", c.LocalFraction > 0},
+		{"-duration", c.Duration > 0}, {"-sweep-duration", c.SweepDuration > 0}, {"-local-ttl", c.LocalTTL > 0},
+	} {
+		if !f.ok {
+			return nil, fmt.Errorf("%s %s: must be positive", f.name, fs.Lookup(strings.TrimPrefix(f.name, "-")).Value)
+		}
+	}
+	if c.Warmup == 0 {
+		c.Warmup = -1 // bench.Config: negative means none
+	}
+	if c.NoLatency || c.Latency == (bench.LatencyModel{}) {
+		c.NoLatency, c.Latency = true, bench.LatencyModel{}
+	}
+	fr, skip, err := parseSweep(o.sweep)
+	if err != nil {
+		return nil, err
+	}
+	c.SweepFractions, c.SkipSweep = fr, skip
+	c.ConsistentRead = o.dynamo.consistentRead
+	if o.dynamo.endpoint != "" && o.dynamo.table == "" {
+		o.dynamo.table = "tierbench"
+	}
+	if !o.dynamo.enabled() && (o.dynamo.createTable || o.dynamo.consistentRead) {
+		return nil, errors.New("-create-table and -consistent-read need -dynamodb-endpoint or -dynamodb-table")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "bench: "))
+	}
+	return o, nil
+}
+
+// parseSweep parses the -sweep list of percentages.
+func parseSweep(s string) (fractions []float64, skip bool, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "none" {
+		return nil, true, nil
+	}
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(f), "%"), 64)
+		if err != nil || !(v > 0 && v <= 100) {
+			return nil, false, fmt.Errorf("-sweep %q: %q is not a percentage in (0, 100]", s, f)
+		}
+		fractions = append(fractions, v/100)
+	}
+	return fractions, false, nil
+}
+
+// run is the whole command; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tierbench: %v\n", err)
+		return 2
+	}
+	if o.dynamo.enabled() {
+		d, name, err := o.dynamo.open(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "tierbench: %v\n", err)
+			return 1
+		}
+		o.cfg.Remote, o.cfg.RemoteName = d, name
+	}
+	if f, ok := stderr.(*os.File); ok {
+		o.cfg.Progress = newProgressView(f).update
+	} else {
+		o.cfg.Progress = (&progressView{w: stderr, started: time.Now()}).update
+	}
+
+	rep, err := bench.Run(ctx, o.cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "tierbench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout)
+	if err := rep.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "tierbench: %v\n", err)
+		return 1
+	}
+	paths, err := writeOutputs(o.out, rep)
+	if err != nil {
+		fmt.Fprintf(stderr, "tierbench: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(paths, ", "))
+	return 0
+}
+
+// writeOutputs writes the report, chart and table into dir.
+func writeOutputs(dir string, rep *bench.Report) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	outputs := []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{"report.json", rep.WriteJSON},
+		{"chart.svg", rep.WriteSVG},
+		{"table.txt", rep.WriteTable},
+	}
+	var paths []string
+	for _, o := range outputs {
+		p := filepath.Join(dir, o.name)
+		f, err := os.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		err = o.write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", p, err)
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tiersession/tiersession/bench"
+)
+
+func TestBadFlagsAreUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // part of the message
+	}{
+		{"unknown flag", []string{"-frobnicate"}, "frobnicate"},
+		{"positional argument", []string{"b"}, "unexpected argument"},
+		{"workload", []string{"-workload", "e"}, "unknown workload"},
+		{"distribution", []string{"-dist", "normal"}, "unknown key distribution"},
+		{"zipf constant", []string{"-zipf", "1"}, "zipfian constant"},
+		{"sessions", []string{"-sessions", "-5"}, "sessions"},
+		{"payload", []string{"-payload", "0"}, "-payload 0: must be positive"},
+		{"payload too large", []string{"-payload", "500000"}, "payload"},
+		{"zero zipf", []string{"-zipf", "0"}, "-zipf"},
+		{"zero local ttl", []string{"-local-ttl", "0s"}, "-local-ttl"},
+		{"zero nodes", []string{"-nodes", "0"}, "-nodes"},
+		{"concurrency", []string{"-concurrency", "-1"}, "concurrency"},
+		{"duration", []string{"-duration", "0s"}, "-duration"},
+		{"local fraction", []string{"-local-fraction", "2"}, "local fraction"},
+		{"sweep", []string{"-sweep", "5,abc"}, "-sweep"},
+		{"sweep range", []string{"-sweep", "150"}, "-sweep"},
+		{"latency", []string{"-latency-read-p50", "20ms"}, "below its p50"},
+		{"price", []string{"-price-rru", "-1"}, "price"},
+		{"create table without DynamoDB", []string{"-create-table"}, "need -dynamodb-endpoint"},
+		{"malformed duration", []string{"-duration", "five"}, "invalid value"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			// Cancelled, so that a bad value that slipped through ends
+			// the run at once (with exit code 1) instead of benchmarking.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			code := run(ctx, tc.args, &stdout, &stderr)
+			if code != 2 {
+				t.Errorf("exit code %d, want 2", code)
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tc.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout not empty: %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestFlagsMapOntoConfig(t *testing.T) {
+	o, err := parseFlags([]string{"-workload", "YCSB-A", "-warmup", "0", "-sweep", "none", "-dynamodb-endpoint", "http://127.0.0.1:1",
+		"-latency-read-p50", "0", "-latency-read-p99", "0", "-latency-write-p50", "0", "-latency-write-p99", "0"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if c.Workload != "YCSB-A" || c.Warmup >= 0 || !c.SkipSweep || !c.NoLatency || o.dynamo.table != "tierbench" {
+		t.Errorf("config %+v, dynamo %+v", c, o.dynamo)
+	}
+	o, err = parseFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := bench.DefaultConfig()
+	if o.cfg.Sessions != d.Sessions || o.cfg.Warmup != d.Warmup || len(o.cfg.SweepFractions) != 5 || o.cfg.SweepFractions[2] != 0.1 || o.dynamo.enabled() {
+		t.Errorf("defaults not kept: %+v", o.cfg)
+	}
+}
+
+func TestRunWritesTableReportAndChart(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	args := []string{"-sessions", "200", "-payload", "32", "-concurrency", "2", "-duration", "30s", "-max-ops", "400",
+		"-warmup", "0", "-sweep", "10,50", "-sweep-duration", "30s", "-no-latency", "-nodes", "2", "-out", out}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit code %d\nstderr: %s", code, stderr.String())
+	}
+	for _, want := range []string{"remote-only", "tiered-1", "tiered-2", "vs remote-only", "hit ratio vs local capacity", "report.json"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	// Not a terminal: one plain line per phase, no carriage returns.
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 6 || strings.Contains(stderr.String(), "\r") {
+		t.Errorf("progress on a non-terminal: %q, want 6 plain lines", stderr.String())
+	}
+	var rep bench.Report
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || len(rep.Systems) != 3 || len(rep.Sweep) != 2 {
+		t.Errorf("report.json: %v, %d systems, %d sweep points", err, len(rep.Systems), len(rep.Sweep))
+	}
+	for _, name := range []string{"chart.svg", "table.txt"} {
+		if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	tests := []struct {
+		done float64
+		want string
+	}{
+		{0, "[" + strings.Repeat("·", barWidth) + "]"},
+		{0.5, "[" + strings.Repeat("█", barWidth/2) + strings.Repeat("·", barWidth/2) + "]"},
+		{1, "[" + strings.Repeat("█", barWidth) + "]"},
+		{2, "[" + strings.Repeat("█", barWidth) + "]"},
+	}
+	for _, tc := range tests {
+		if got := bar(tc.done); got != tc.want {
+			t.Errorf("bar(%v) = %q, want %q", tc.done, got, tc.want)
+		}
+	}
+	var b bytes.Buffer
+	v := &progressView{w: &b, terminal: true, started: time.Now()}
+	v.update(bench.Progress{Step: 2, Steps: 5, Phase: "tiered-1", Done: 0.5, Ops: 12345})
+	v.update(bench.Progress{Step: 2, Steps: 5, Phase: "tiered-1", Done: 1, Finished: true, Summary: "fast"})
+	got := b.String()
+	if !strings.Contains(got, "\r\x1b[K[2/5] tiered-1") || !strings.Contains(got, " 50%  12.3k ops") || !strings.HasSuffix(got, "fast (0.0s)\n") {
+		t.Errorf("terminal progress %q", got)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if _, err := credentials(false); err == nil {
+		t.Error("no credentials and no emulator: want an error")
+	}
+	p, err := credentials(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := p.Retrieve(context.Background()); c.AccessKeyID == "" {
+		t.Error("emulator credentials are empty")
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	p, _ = credentials(false)
+	if c, _ := p.Retrieve(context.Background()); c.AccessKeyID != "AKID" || c.SecretAccessKey != "secret" {
+		t.Errorf("credentials from the environment: %+v", c)
+	}
+	if _, _, err := (dynamoFlags{endpoint: "localhost:8000", table: "t"}).open(context.Background()); err == nil {
+		t.Error("an endpoint without a scheme was accepted")
+	}
+}
