@@ -1,0 +1,172 @@
+package local
+
+import (
+	"hash/maphash"
+	"math/bits"
+	"strconv"
+	"time"
+)
+
+// Entry is a cached session record. Data is shared between the cache and
+// every caller that gets the entry: callers must not modify it.
+type Entry struct {
+	// Data is the session payload, read-only.
+	Data []byte
+	// Version is the record's version; installs compare it.
+	Version uint64
+	// ExpiresAt is the record's own absolute expiry. The cache never
+	// serves the entry at or after it.
+	ExpiresAt time.Time
+}
+
+// Result tells what Get found.
+type Result uint8
+
+const (
+	// Miss means the cache holds nothing fresh under the key: the caller
+	// must ask the source of truth.
+	Miss Result = iota
+	// Hit means the returned Entry is live and fresh.
+	Hit
+	// NegativeHit means the cache recently learnt that the key does not
+	// exist (InstallNotFound): the caller may answer "not found" without
+	// asking the source of truth.
+	NegativeHit
+)
+
+// String returns "miss", "hit" or "negative-hit".
+func (r Result) String() string {
+	switch r {
+	case Miss:
+		return "miss"
+	case Hit:
+		return "hit"
+	case NegativeHit:
+		return "negative-hit"
+	}
+	return "Result(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Cache is the in-process tier: a sharded, expiring, version-aware LRU of
+// session records keyed by storage key. All methods are safe for
+// concurrent use. See the package documentation for the design.
+type Cache struct {
+	// Read-only after New; read by every Get.
+	shards       []shard
+	shardShift   uint // 64 - log2(len(shards)): a hash's top bits pick its shard
+	stripes      []stripe
+	stripeShift  uint // 64 - log2(len(stripes))
+	seed         maphash.Seed
+	ttl          time.Duration
+	negativeTTL  time.Duration
+	slack        int64 // expiry margin for the clock's lag, in nanoseconds
+	promoteEvery int64 // least nanoseconds between two LRU moves of one entry
+
+	clock clock // padded: its ticking word has its own cache line
+}
+
+// New returns a Cache configured by o, and an error if a field of o is
+// negative. The cache starts a clock goroutine unless o.Now is set; Close
+// stops it.
+func New(o Options) (*Cache, error) {
+	cfg, err := o.resolve()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cache{
+		shards:       make([]shard, cfg.shards),
+		shardShift:   uint(64 - bits.TrailingZeros(uint(cfg.shards))),
+		stripes:      newStripes(),
+		seed:         maphash.MakeSeed(),
+		ttl:          cfg.ttl,
+		negativeTTL:  cfg.negativeTTL,
+		promoteEvery: int64(promoteInterval(cfg.ttl)),
+	}
+	c.stripeShift = uint(64 - bits.TrailingZeros(uint(len(c.stripes))))
+	for i := range c.shards {
+		c.shards[i].init(
+			int(split(int64(cfg.capacity), cfg.shards, i)),
+			split(cfg.maxBytes, cfg.shards, i),
+		)
+	}
+	if cfg.now == nil {
+		c.slack = int64(ClockResolution)
+	}
+	c.clock.start(cfg.now, ClockResolution)
+	return c, nil
+}
+
+// promoteInterval is how long a hit leaves an entry where it is in its
+// shard's LRU order before moving it to the front again: a fiftieth of the
+// TTL (100ms for the default 5s), within [ClockResolution, 1s]. Every
+// entry therefore keeps its LRU position to within that interval, while a
+// hot entry takes its shard's lock at most once per interval instead of on
+// every hit.
+func promoteInterval(ttl time.Duration) time.Duration {
+	return min(max(ttl/50, ClockResolution), time.Second)
+}
+
+// locate returns the shard that holds key and the key's hash.
+func (c *Cache) locate(key string) (*shard, uint64) {
+	h := maphash.String(c.seed, key)
+	return &c.shards[h>>c.shardShift], h
+}
+
+// Get returns the entry cached under key and Hit if it is live and fresh:
+// within the cache TTL of its install and before its ExpiresAt. It returns
+// NegativeHit while a not-found marker for key is fresh, and Miss
+// otherwise. An expired entry counts as a miss and is removed.
+//
+// Get takes no lock and allocates nothing; at most once per promotion
+// interval per entry it moves the entry to the front of the LRU order,
+// and only if that lock is free.
+func (c *Cache) Get(key string) (Entry, Result) {
+	s, h := c.locate(key)
+	it := s.tab.Load().find(h, key)
+	if it == nil {
+		c.stripe().misses.Add(1)
+		return Entry{}, Miss
+	}
+	now := c.clock.read()
+	if now >= it.fresh {
+		c.stripe().misses.Add(1)
+		s.expire(it)
+		return Entry{}, Miss
+	}
+	if it.negative {
+		c.stripe().negativeHits.Add(1)
+		return Entry{}, NegativeHit
+	}
+	if now-it.promoted.Load() >= c.promoteEvery {
+		s.promote(it, now)
+	}
+	c.stripe().hits.Add(1)
+	return it.entry, Hit
+}
+
+// Len returns the number of entries held, records and not-found markers,
+// including expired ones not yet removed. It never exceeds the capacity.
+func (c *Cache) Len() int {
+	n := 0
+	for i := range c.shards {
+		n += c.shards[i].len()
+	}
+	return n
+}
+
+// Purge removes every entry. Counters keep their values. It is meant for
+// a node that lost its invalidation subscription and can no longer trust
+// what it holds.
+func (c *Cache) Purge() {
+	for i := range c.shards {
+		c.shards[i].purge()
+	}
+}
+
+// Close stops the clock goroutine, if the cache started one, and waits for
+// it to return. It is safe to call more than once. The cache stays usable
+// after Close, reading the precise time on every call instead.
+func (c *Cache) Close() error {
+	c.clock.close()
+	return nil
+}
