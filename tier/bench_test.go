@@ -68,9 +68,14 @@ func BenchmarkHit(b *testing.B) {
 		})
 	})
 	b.Run("otter", func(b *testing.B) {
+		// The same features as the tier's local cache and the same clock
+		// trick (otter's coarse clock): the strongest otter to compare with.
+		clock := otter.NewCoarseClock(time.Millisecond)
+		defer clock.Stop()
 		c := otter.Must(&otter.Options[string, remote.Record]{
 			MaximumSize:      2 * benchKeys,
 			ExpiryCalculator: otter.ExpiryWriting[string, remote.Record](benchTTL),
+			Clock:            clock,
 		})
 		defer c.StopAllGoroutines()
 		for _, k := range keys {

@@ -88,6 +88,12 @@ func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	// The deleted version is the floor below which a read still in flight
+	// must not bring the record back: the caller's, or else the cached one.
+	floor := version
+	if e, res := s.local.Peek(key); res == local.Hit && e.Version > floor {
+		floor = e.Version
+	}
 	start := time.Now()
 	err := s.remote.Delete(ctx, key, version)
 	if isArgumentError(err) {
@@ -101,10 +107,8 @@ func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
 		}
 		return err
 	}
-	// Remember the deletion so that a read still in flight cannot bring
-	// back the version just deleted.
-	s.local.InstallNotFound(key, version)
-	s.publish(ctx, invalidation.Event{Key: key, Version: version, Kind: invalidation.Deleted})
+	s.local.InstallNotFound(key, floor)
+	s.publish(ctx, invalidation.Event{Key: key, Version: floor, Kind: invalidation.Deleted})
 	return nil
 }
 

@@ -232,3 +232,34 @@ func TestBadOptions(t *testing.T) {
 		t.Fatalf("New(nil) = %v; want ErrBadOptions", err)
 	}
 }
+
+func TestDeleteBeatsReadInFlight(t *testing.T) {
+	f := newFixture()
+	rec, err := f.remote.Create(f.ctx, f.record(t, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reads come from a snapshot that still holds version 1, as a lagging
+	// replica would.
+	snapshot := remote.NewMemory(remote.MemoryOptions{Now: f.clock.Now})
+	if _, err := snapshot.Create(f.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	g := newGated(snapshot)
+	s := f.store(t, &splitRemote{Store: f.remote, reads: g}, tier.Options{})
+
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		s.Get(f.ctx, rec.Key)
+	}()
+	g.waitEntered(t, 1)
+	if err := s.Delete(f.ctx, rec.Key, 1); err != nil {
+		t.Fatal(err)
+	}
+	g.open()
+	<-loadDone
+	if got, found, err := s.Get(f.ctx, rec.Key); found || err != nil {
+		t.Fatalf("after Delete, a read that was in flight brought back %+v (err %v)", got, err)
+	}
+}

@@ -1,0 +1,72 @@
+package metrics_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tiersession/tiersession/metrics"
+)
+
+func TestCollector(t *testing.T) {
+	snap := metrics.Snapshot{LocalHits: 7, LocalMisses: 2, LocalEntries: 5, BusDropped: 3}
+	snap.Remote[metrics.OpPut][metrics.ResultConflict] = 4
+	reg := prometheus.NewRegistry()
+	c, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"store": "s"}}, func() metrics.Snapshot { return snap })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ObserveRemote(metrics.OpGet, 3*time.Millisecond)
+	want := `
+# HELP tiersession_local_hits_total Local tier hits.
+# TYPE tiersession_local_hits_total counter
+tiersession_local_hits_total{store="s"} 7
+# HELP tiersession_local_entries Entries in the local tier.
+# TYPE tiersession_local_entries gauge
+tiersession_local_entries{store="s"} 5
+# HELP tiersession_bus_dropped_total Invalidation events dropped by a full publish queue.
+# TYPE tiersession_bus_dropped_total counter
+tiersession_bus_dropped_total{store="s"} 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"tiersession_local_hits_total", "tiersession_local_entries", "tiersession_bus_dropped_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(c, "tiersession_remote_requests_total"); n != int(metrics.NumOps)*int(metrics.NumResults) {
+		t.Fatalf("%d remote_requests_total series; want one per op and result (%d)", n, int(metrics.NumOps)*int(metrics.NumResults))
+	}
+	if n := testutil.CollectAndCount(c, "tiersession_remote_request_duration_seconds"); n != int(metrics.NumOps) {
+		t.Fatalf("%d latency histograms; want one per op", n)
+	}
+	// A second collector with the same labels is refused; other labels fit.
+	if _, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"store": "s"}}, func() metrics.Snapshot { return snap }); err == nil {
+		t.Fatal("registering a duplicate collector succeeded")
+	}
+	if _, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"store": "t"}}, func() metrics.Snapshot { return snap }); err != nil {
+		t.Fatalf("a second store with other labels: %v", err)
+	}
+}
+
+func TestNilCollectorAndBadArgs(t *testing.T) {
+	var c *metrics.Collector
+	c.ObserveRemote(metrics.OpGet, time.Millisecond) // must not panic
+	if _, err := metrics.New(nil, metrics.Options{}, func() metrics.Snapshot { return metrics.Snapshot{} }); err == nil {
+		t.Fatal("New with a nil Registerer succeeded")
+	}
+	if _, err := metrics.New(prometheus.NewRegistry(), metrics.Options{}, nil); err == nil {
+		t.Fatal("New with a nil snapshot succeeded")
+	}
+}
+
+func TestSnapshotRemoteRequests(t *testing.T) {
+	var s metrics.Snapshot
+	s.Remote[metrics.OpGet][metrics.ResultOK] = 3
+	s.Remote[metrics.OpGet][metrics.ResultNotFound] = 2
+	s.Remote[metrics.OpPut][metrics.ResultOK] = 9
+	if got := s.RemoteRequests(metrics.OpGet); got != 5 {
+		t.Fatalf("RemoteRequests(get) = %d; want 5", got)
+	}
+}
