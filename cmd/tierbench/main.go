@@ -50,7 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("tierbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: tierbench [flags]\n\nMeasures tiersession against remote-only and Redis session stores; see bench/README-performance.md.\n\n")
+		fmt.Fprintf(stderr, "usage: tierbench [flags]\n\nMeasures tiersession against remote-only and Redis session stores; see the Performance section of README.md.\n\n")
 		fs.PrintDefaults()
 	}
 
