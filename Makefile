@@ -6,8 +6,11 @@ GO ?= go
 
 .PHONY: test deps bench microbench
 
-## test: install the pinned DynamoDB emulator, then run every test under -race.
+## test: install the pinned DynamoDB emulator, show which implementations
+## the remote conformance suite ran against, then run every test under -race.
 test: deps
+	@echo "remote conformance suite:"
+	@$(GO) test -count=1 -run '^TestConformance' -v ./remote/ | grep -E -- '^ *--- (PASS|FAIL|SKIP): TestConformance[A-Za-z]+/[a-z]+ ' || { echo "conformance suite failed"; exit 1; }
 	$(GO) test -race -count=1 ./...
 
 ## deps: the npm-pinned dynalite (tools/dynalite/package-lock.json).
