@@ -100,3 +100,30 @@ func mustGet(t testing.TB, s *tier.Store, key string) tier.Record {
 	}
 	return rec
 }
+
+// splitRemote reads from one store and writes to another.
+type splitRemote struct {
+	remote.Store
+	reads remote.Store
+}
+
+func (s *splitRemote) Get(ctx context.Context, key string) (remote.Record, bool, error) {
+	return s.reads.Get(ctx, key)
+}
+
+// laggingStore creates a record and returns a Store that writes to the
+// fixture's remote but reads, through a gate, from a snapshot holding the
+// record's version 1, as a lagging replica or a slow read would.
+func (f *fixture) laggingStore(t *testing.T, data string) (tier.Record, *gatedRemote, *tier.Store) {
+	t.Helper()
+	rec, err := f.remote.Create(f.ctx, f.record(t, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := remote.NewMemory(remote.MemoryOptions{Now: f.clock.Now})
+	if _, err := snapshot.Create(f.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	g := newGated(snapshot)
+	return rec, g, f.store(t, &splitRemote{Store: f.remote, reads: g}, tier.Options{})
+}

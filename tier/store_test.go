@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tiersession/tiersession/remote"
 	"github.com/tiersession/tiersession/remote/remotetest"
 	"github.com/tiersession/tiersession/tier"
 )
@@ -121,18 +120,8 @@ func TestSingleflight(t *testing.T) {
 
 func TestSlowLoadNeverOverwritesNewerWrite(t *testing.T) {
 	f := newFixture()
-	rec, err := f.remote.Create(f.ctx, f.record(t, "old"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A load reads version 1 from a snapshot taken before the write below.
-	snapshot := remote.NewMemory(remote.MemoryOptions{Now: f.clock.Now})
-	if _, err := snapshot.Create(f.ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	g := newGated(snapshot)
-	split := &splitRemote{Store: f.remote, reads: g}
-	s := f.store(t, split, tier.Options{})
+	rec, g, s := f.laggingStore(t, "old")
 
 	loadDone := make(chan struct{})
 	go func() {
@@ -149,16 +138,6 @@ func TestSlowLoadNeverOverwritesNewerWrite(t *testing.T) {
 	if got := mustGet(t, s, rec.Key); got.Version != 2 || string(got.Data) != "new" {
 		t.Fatalf("after a slow load finished, Get = %+v; want version 2", got)
 	}
-}
-
-// splitRemote reads from one store and writes to another.
-type splitRemote struct {
-	remote.Store
-	reads remote.Store
-}
-
-func (s *splitRemote) Get(ctx context.Context, key string) (remote.Record, bool, error) {
-	return s.reads.Get(ctx, key)
 }
 
 func TestNegativeCache(t *testing.T) {

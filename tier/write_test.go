@@ -235,18 +235,7 @@ func TestBadOptions(t *testing.T) {
 
 func TestDeleteBeatsReadInFlight(t *testing.T) {
 	f := newFixture()
-	rec, err := f.remote.Create(f.ctx, f.record(t, "x"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Reads come from a snapshot that still holds version 1, as a lagging
-	// replica would.
-	snapshot := remote.NewMemory(remote.MemoryOptions{Now: f.clock.Now})
-	if _, err := snapshot.Create(f.ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	g := newGated(snapshot)
-	s := f.store(t, &splitRemote{Store: f.remote, reads: g}, tier.Options{})
+	rec, g, s := f.laggingStore(t, "x")
 
 	loadDone := make(chan struct{})
 	go func() {
