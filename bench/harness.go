@@ -42,9 +42,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	inner := c.Remote
 	if inner == nil {
-		inner = remote.NewMemory(remote.MemoryOptions{})
+		var latency func(write bool) time.Duration
+		if !c.Latency.Zero() {
+			latency = c.Latency.sample
+		}
+		inner = remote.NewMemory(remote.MemoryOptions{Latency: latency})
 	}
-	meter := NewMeter(inner, c.Latency)
+	meter := NewMeter(inner)
 	set := newSessionSet(c.Sessions, c.Payload, c.Seed, time.Now())
 	cost := NewCostModel(c.Prices, len(set.keys[0]), c.Payload, c.ConsistentRead)
 	rep := newReport(c, w, chooser, cost, capacity(c.Sessions, c.LocalFraction), rc != nil)

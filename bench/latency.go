@@ -78,6 +78,15 @@ func (m LatencyModel) String() string {
 	return fmt.Sprintf("lognormal: read p50 %v p99 %v; write p50 %v p99 %v", m.ReadP50, m.ReadP99, m.WriteP50, m.WriteP99)
 }
 
+// sample draws one round trip of a read or a write; it is the in-memory
+// remote's MemoryOptions.Latency.
+func (m LatencyModel) sample(write bool) time.Duration {
+	if write {
+		return m.sampleWrite()
+	}
+	return m.sampleRead()
+}
+
 // sampleRead draws one read latency.
 func (m LatencyModel) sampleRead() time.Duration {
 	return lognormal(m.ReadP50, m.ReadP99, rand.NormFloat64())

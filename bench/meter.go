@@ -9,8 +9,7 @@ import (
 	"github.com/tiersession/tiersession/remote"
 )
 
-// Meter wraps a remote.Store, counts the requests that reach it and, for
-// the in-memory remote, adds the latency model's round trip to each one.
+// Meter wraps a remote.Store and counts the requests that reach it.
 // Counting here, rather than asking each system, gives the same exact
 // figures for every system that uses the remote: "remote only" and the
 // tiered stores alike.
@@ -18,7 +17,6 @@ import (
 // A Meter is safe for concurrent use.
 type Meter struct {
 	inner remote.Store
-	model LatencyModel
 
 	reads     atomic.Int64
 	writes    atomic.Int64
@@ -27,10 +25,9 @@ type Meter struct {
 
 var _ remote.Store = (*Meter)(nil)
 
-// NewMeter wraps inner. model is applied to every call; pass the zero
-// model for a real networked remote.
-func NewMeter(inner remote.Store, model LatencyModel) *Meter {
-	return &Meter{inner: inner, model: model}
+// NewMeter wraps inner.
+func NewMeter(inner remote.Store) *Meter {
+	return &Meter{inner: inner}
 }
 
 // RemoteCounts are the requests a Meter has passed on to its store.
@@ -54,29 +51,6 @@ func (m *Meter) Counts() RemoteCounts {
 	return RemoteCounts{Reads: m.reads.Load(), Writes: m.writes.Load(), Conflicts: m.conflicts.Load()}
 }
 
-// wait sleeps for one sampled round trip, or until ctx ends. The sleep is
-// the latency model (a stand-in for the network), not synchronisation.
-func (m *Meter) wait(ctx context.Context, write bool) error {
-	if m.model.Zero() {
-		return ctx.Err()
-	}
-	d := m.model.sampleRead()
-	if write {
-		d = m.model.sampleWrite()
-	}
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // wrote counts one write and whether it hit a version conflict.
 func (m *Meter) wrote(err error) {
 	m.writes.Add(1)
@@ -87,18 +61,12 @@ func (m *Meter) wrote(err error) {
 
 // Get reads through to the wrapped store.
 func (m *Meter) Get(ctx context.Context, key string) (remote.Record, bool, error) {
-	if err := m.wait(ctx, false); err != nil {
-		return remote.Record{}, false, err
-	}
 	m.reads.Add(1)
 	return m.inner.Get(ctx, key)
 }
 
 // Create writes through to the wrapped store.
 func (m *Meter) Create(ctx context.Context, rec remote.Record) (remote.Record, error) {
-	if err := m.wait(ctx, true); err != nil {
-		return remote.Record{}, err
-	}
 	out, err := m.inner.Create(ctx, rec)
 	m.wrote(err)
 	return out, err
@@ -106,9 +74,6 @@ func (m *Meter) Create(ctx context.Context, rec remote.Record) (remote.Record, e
 
 // Put writes through to the wrapped store.
 func (m *Meter) Put(ctx context.Context, rec remote.Record, expected uint64) (remote.Record, error) {
-	if err := m.wait(ctx, true); err != nil {
-		return remote.Record{}, err
-	}
 	out, err := m.inner.Put(ctx, rec, expected)
 	m.wrote(err)
 	return out, err
@@ -116,9 +81,6 @@ func (m *Meter) Put(ctx context.Context, rec remote.Record, expected uint64) (re
 
 // Delete writes through to the wrapped store.
 func (m *Meter) Delete(ctx context.Context, key string, expected uint64) error {
-	if err := m.wait(ctx, true); err != nil {
-		return err
-	}
 	err := m.inner.Delete(ctx, key, expected)
 	m.wrote(err)
 	return err
@@ -126,9 +88,6 @@ func (m *Meter) Delete(ctx context.Context, key string, expected uint64) error {
 
 // Touch writes through to the wrapped store.
 func (m *Meter) Touch(ctx context.Context, key string, expiresAt time.Time) (remote.Record, error) {
-	if err := m.wait(ctx, true); err != nil {
-		return remote.Record{}, err
-	}
 	out, err := m.inner.Touch(ctx, key, expiresAt)
 	m.wrote(err)
 	return out, err

@@ -73,7 +73,7 @@ func TestSystemsOverTheRemote(t *testing.T) {
 			if err := preload(context.Background(), mem, set, 2, nil); err != nil {
 				t.Fatal(err)
 			}
-			m := NewMeter(mem, LatencyModel{})
+			m := NewMeter(mem)
 			sys, err := tc.build(m)
 			if err != nil {
 				t.Fatal(err)

@@ -10,11 +10,11 @@ import (
 
 // MemoryOptions configures a Memory store. The zero value is ready to use.
 type MemoryOptions struct {
-	// Latency, when set, is called once per request and the request waits
-	// that long (or until its context ends) before it is served: a latency
-	// model of a networked store for benchmarks and examples. Default: nil,
-	// no added latency.
-	Latency func() time.Duration
+	// Latency, when set, is called once per request (write is false for
+	// Get, true for every write) and the request waits that long, or until
+	// its context ends, before it is served: a latency model of a networked
+	// store for benchmarks and examples. Default: nil, no added latency.
+	Latency func(write bool) time.Duration
 	// Now is the clock used for expiry. Default: time.Now.
 	Now func() time.Time
 }
@@ -25,7 +25,7 @@ type MemoryOptions struct {
 // and examples. It keeps everything in one map under one lock and never
 // forgets expired records on its own; it is not meant for large data sets.
 type Memory struct {
-	latency func() time.Duration
+	latency func(write bool) time.Duration
 	now     func() time.Time
 
 	mu    sync.Mutex
@@ -74,7 +74,7 @@ func (m *Memory) Corrupt(key string) {
 }
 
 // wait applies the latency model; it is the network round trip.
-func (m *Memory) wait(ctx context.Context) error {
+func (m *Memory) wait(ctx context.Context, write bool) error {
 	m.requests.Add(1)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -82,7 +82,7 @@ func (m *Memory) wait(ctx context.Context) error {
 	if m.latency == nil {
 		return nil
 	}
-	d := m.latency()
+	d := m.latency(write)
 	if d <= 0 {
 		return nil
 	}
@@ -115,7 +115,7 @@ func (m *Memory) Get(ctx context.Context, key string) (Record, bool, error) {
 	if err := checkKey(key); err != nil {
 		return Record{}, false, err
 	}
-	if err := m.wait(ctx); err != nil {
+	if err := m.wait(ctx, false); err != nil {
 		return Record{}, false, err
 	}
 	m.mu.Lock()
@@ -158,7 +158,7 @@ func (m *Memory) write(ctx context.Context, rec Record, expected uint64) (Record
 	id := newWriteID()
 	data := clone(rec.Data)
 	for attempt := 0; ; attempt++ {
-		if err := m.wait(ctx); err != nil {
+		if err := m.wait(ctx, true); err != nil {
 			if attempt > 0 {
 				return Record{}, fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 			}
@@ -212,7 +212,7 @@ func (m *Memory) Delete(ctx context.Context, key string, expected uint64) error 
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if err := m.wait(ctx); err != nil {
+	if err := m.wait(ctx, true); err != nil {
 		return err
 	}
 	now := m.now()
@@ -235,7 +235,7 @@ func (m *Memory) Touch(ctx context.Context, key string, expiresAt time.Time) (Re
 	if err != nil {
 		return Record{}, err
 	}
-	if err := m.wait(ctx); err != nil {
+	if err := m.wait(ctx, true); err != nil {
 		return Record{}, err
 	}
 	now := m.now()
