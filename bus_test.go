@@ -38,7 +38,7 @@ func (x observer) HandleGap() {
 }
 
 // waitEvent waits until the node has handled an event for key at version.
-func (o *observedBus) waitEvent(t *testing.T, key string, version uint64) {
+func (o *observedBus) waitEvent(t testing.TB, key string, version uint64) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -54,7 +54,7 @@ func (o *observedBus) waitEvent(t *testing.T, key string, version uint64) {
 }
 
 // waitGap waits until the node has handled a gap that satisfies ok.
-func (o *observedBus) waitGap(t *testing.T, what string, ok func(invalidation.Stats) bool) {
+func (o *observedBus) waitGap(t testing.TB, what string, ok func(invalidation.Stats) bool) {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
@@ -72,7 +72,7 @@ func (o *observedBus) waitGap(t *testing.T, what string, ok func(invalidation.St
 
 // cluster is n nodes on one dynalite table, each with its own Redis client
 // and bus on one redis-server.
-func cluster(t *testing.T, tb *table, redis *redistest.Server, n int, opts tier.Options) ([]*tier.Store, []*observedBus) {
+func cluster(t testing.TB, tb *table, redis *redistest.Server, n int, opts tier.Options) ([]*tier.Store, []*observedBus) {
 	t.Helper()
 	nodes := make([]*tier.Store, n)
 	buses := make([]*observedBus, n)

@@ -39,7 +39,7 @@ type table struct {
 	clock  *remotetest.Clock
 }
 
-func newTable(t *testing.T) *table {
+func newTable(t testing.TB) *table {
 	t.Helper()
 	client, faults := dynamotest.NewFaultClient(t, dynamotest.Endpoint(t))
 	name := dynamotest.NewTable(t, client)
@@ -52,7 +52,7 @@ func newTable(t *testing.T) *table {
 }
 
 // node opens a tier.Store over the table (or over r when it wraps it).
-func (tb *table) node(t *testing.T, r remote.Store, opts tier.Options) *tier.Store {
+func (tb *table) node(t testing.TB, r remote.Store, opts tier.Options) *tier.Store {
 	t.Helper()
 	if r == nil {
 		r = tb.dynamo
