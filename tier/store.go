@@ -125,8 +125,10 @@ func (s *Store) Close() error {
 // nil error, when there is none. A local hit costs no allocation and no
 // remote call.
 func (s *Store) Get(ctx context.Context, key string) (Record, bool, error) {
-	// Kept small enough for the compiler to inline into the caller: the
-	// hit is the whole of this function; everything else is in miss.
+	if s.closed.Load() { // written once, by Close: a shared read costs nothing
+		return Record{}, false, ErrClosed
+	}
+	// The hit is the whole of this function; everything else is in miss.
 	e, res := s.local.Get(key)
 	if res == local.Hit {
 		return Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, true, nil
@@ -151,9 +153,6 @@ type loaded struct {
 // load reads key from the remote on a local miss. Concurrent loads of one
 // key share one remote read.
 func (s *Store) load(ctx context.Context, key string) (Record, bool, error) {
-	if s.closed.Load() {
-		return Record{}, false, ErrClosed
-	}
 	if key == "" {
 		return Record{}, false, fmt.Errorf("%w: empty key", ErrInvalid)
 	}

@@ -200,6 +200,10 @@ func TestDelete(t *testing.T) {
 func TestClosed(t *testing.T) {
 	f := newFixture()
 	s := f.store(t, nil, tier.Options{})
+	rec, err := s.Create(context.Background(), f.record(t, "cached"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +211,10 @@ func TestClosed(t *testing.T) {
 		t.Fatalf("second Close = %v", err)
 	}
 	ctx := context.Background()
-	if _, _, err := s.Get(ctx, "k"); !errors.Is(err, tier.ErrClosed) {
-		t.Fatalf("Get after Close: %v", err)
+	for _, key := range []string{rec.Key, "uncached"} {
+		if _, _, err := s.Get(ctx, key); !errors.Is(err, tier.ErrClosed) {
+			t.Fatalf("Get(%q) after Close: %v", key, err)
+		}
 	}
 	if _, err := s.Create(ctx, f.record(t, "x")); !errors.Is(err, tier.ErrClosed) {
 		t.Fatalf("Create after Close: %v", err)
