@@ -61,7 +61,10 @@ type Dynamo struct {
 	ttl        atomic.Bool // see TTLEnabled
 }
 
-var _ Store = (*Dynamo)(nil)
+var (
+	_ Store            = (*Dynamo)(nil)
+	_ ConsistentGetter = (*Dynamo)(nil)
+)
 
 // NewDynamo returns a Store on the table opts.Table reached through client.
 // It makes no request; call EnsureTable to create the table.
@@ -87,11 +90,21 @@ func NewDynamo(client *dynamodb.Client, opts DynamoOptions) (*Dynamo, error) {
 // Get returns the live record stored under key. found is false, with a nil
 // error, when the key is absent or its record expired.
 func (d *Dynamo) Get(ctx context.Context, key string) (Record, bool, error) {
+	return d.get(ctx, key, d.consistent)
+}
+
+// GetConsistent is Get with a strongly consistent read, whatever
+// DynamoOptions.ConsistentRead says. It implements ConsistentGetter.
+func (d *Dynamo) GetConsistent(ctx context.Context, key string) (Record, bool, error) {
+	return d.get(ctx, key, true)
+}
+
+func (d *Dynamo) get(ctx context.Context, key string, consistent bool) (Record, bool, error) {
 	if err := checkKey(key); err != nil {
 		return Record{}, false, err
 	}
 	now := d.now()
-	item, err := d.fetch(ctx, key, d.consistent)
+	item, err := d.fetch(ctx, key, consistent)
 	if err != nil {
 		return Record{}, false, readError(ctx, "GetItem", err)
 	}

@@ -210,6 +210,18 @@ func TestDynamoConsistentRead(t *testing.T) {
 			}
 		})
 	}
+	t.Run("GetConsistent", func(t *testing.T) {
+		f := newFixture(t, remote.DynamoOptions{}) // eventually consistent Gets
+		rec := f.create(t, "x")
+		n := f.calls.len()
+		got, found, err := f.store.GetConsistent(context.Background(), rec.Key)
+		if err != nil || !found || got.Version != 1 || string(got.Data) != "x" {
+			t.Fatalf("GetConsistent = %+v, found %v, err %v", got, found, err)
+		}
+		if calls := f.calls.since(n); len(calls) != 1 || calls[0].op != "GetItem" || !calls[0].consistent {
+			t.Fatalf("GetConsistent sent %+v; want one consistent GetItem", calls)
+		}
+	})
 	t.Run("read-back after a failed condition", func(t *testing.T) {
 		f := newFixture(t, remote.DynamoOptions{}) // eventually consistent Gets
 		rec := f.create(t, "x")

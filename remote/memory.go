@@ -36,7 +36,10 @@ type Memory struct {
 	maxRetries int
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store            = (*Memory)(nil)
+	_ ConsistentGetter = (*Memory)(nil)
+)
 
 // memItem is the stored form of a record, as a DynamoDB item would hold it.
 type memItem struct {
@@ -132,6 +135,12 @@ func (m *Memory) Get(ctx context.Context, key string) (Record, bool, error) {
 		return Record{}, false, nil
 	}
 	return rec, true, nil
+}
+
+// GetConsistent implements ConsistentGetter: Memory's Get is always
+// current.
+func (m *Memory) GetConsistent(ctx context.Context, key string) (Record, bool, error) {
+	return m.Get(ctx, key)
 }
 
 // Create implements Store.

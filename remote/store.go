@@ -76,6 +76,16 @@ type Store interface {
 	Touch(ctx context.Context, key string, expiresAt time.Time) (Record, error)
 }
 
+// ConsistentGetter is an optional ability of a Store whose Get may return a
+// version that is shortly out of date (DynamoDB's eventually consistent
+// reads). GetConsistent always returns the latest version, at a higher
+// cost, with Get's contract otherwise. The tier uses it to reload a
+// session after a version conflict, where a stale read would only conflict
+// again. Stores whose Get is always current implement it as Get.
+type ConsistentGetter interface {
+	GetConsistent(ctx context.Context, key string) (rec Record, found bool, err error)
+}
+
 // MaxItemSize is DynamoDB's limit on one item: 400 KB, counting attribute
 // names and values.
 const MaxItemSize = 400 * 1024

@@ -119,8 +119,8 @@ func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
 // from the record read. fn may run more than once. An error from fn ends
 // Update with that error.
 func (s *Store) Update(ctx context.Context, key string, fn func(Record) (Record, error)) (Record, error) {
+	cur, found, err := s.Get(ctx, key)
 	for attempt := 0; ; attempt++ {
-		cur, found, err := s.Get(ctx, key)
 		if err != nil {
 			return Record{}, err
 		}
@@ -141,5 +141,25 @@ func (s *Store) Update(ctx context.Context, key string, fn func(Record) (Record,
 			return Record{}, fmt.Errorf("tier: update gave up after %d attempts: %w", attempt+1, err)
 		}
 		s.stats.updateRetries.Add(1)
+		cur, found, err = s.reload(ctx, key)
 	}
+}
+
+// reload reads key after a version conflict. Where the remote offers it,
+// the read is strongly consistent: an eventually consistent read may return
+// the very version that just conflicted, and the retry would conflict
+// again. What it finds is installed locally, if newer.
+func (s *Store) reload(ctx context.Context, key string) (Record, bool, error) {
+	cg, ok := s.remote.(remote.ConsistentGetter)
+	if !ok {
+		return s.Get(ctx, key)
+	}
+	start := time.Now()
+	rec, found, err := cg.GetConsistent(ctx, key)
+	s.observe(metrics.OpGet, start, readResult(found, err))
+	if err != nil || !found {
+		return Record{}, false, err
+	}
+	s.local.Install(key, local.Entry{Data: rec.Data, Version: rec.Version, ExpiresAt: rec.ExpiresAt})
+	return rec, true, nil
 }

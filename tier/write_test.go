@@ -258,3 +258,50 @@ func TestDeleteBeatsReadInFlight(t *testing.T) {
 		t.Fatalf("after Delete, a read that was in flight brought back %+v (err %v)", got, err)
 	}
 }
+
+// consistentSplit is a splitRemote whose consistent reads see the truth.
+type consistentSplit struct{ *splitRemote }
+
+func (c consistentSplit) GetConsistent(ctx context.Context, key string) (remote.Record, bool, error) {
+	return c.splitRemote.Store.Get(ctx, key)
+}
+
+func TestUpdateReloadsConsistently(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		consistent bool
+	}{{"with GetConsistent", true}, {"eventual reads only", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture()
+			rec, g, _ := f.laggingStore(t, "v1") // reads stay at version 1 forever
+			g.open()
+			var r remote.Store = &splitRemote{Store: f.remote, reads: g}
+			if tc.consistent {
+				r = consistentSplit{&splitRemote{Store: f.remote, reads: g}}
+			}
+			s := f.store(t, r, tier.Options{MaxUpdateRetries: 3})
+			rec.Data = []byte("v2 elsewhere")
+			if _, err := f.remote.Put(f.ctx, rec, 1); err != nil {
+				t.Fatal(err)
+			}
+			out, err := s.Update(f.ctx, rec.Key, func(r tier.Record) (tier.Record, error) {
+				r.Data = append(r.Data, '+')
+				return r, nil
+			})
+			if tc.consistent {
+				if err != nil || out.Version != 3 || string(out.Data) != "v2 elsewhere+" {
+					t.Fatalf("Update = %+v, %v; want version 3 built on the other write", out, err)
+				}
+				if st := s.Stats(); st.UpdateRetries != 1 {
+					t.Fatalf("UpdateRetries = %d; want 1", st.UpdateRetries)
+				}
+				return
+			}
+			// Without consistent reads every reload returns the stale
+			// version: the loop can only give up.
+			if !errors.Is(err, tier.ErrConflict) {
+				t.Fatalf("Update over lagging reads = %+v, %v; want ErrConflict", out, err)
+			}
+		})
+	}
+}

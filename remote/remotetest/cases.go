@@ -358,3 +358,28 @@ func testDataIsolation(t *testing.T, e *env) {
 		t.Fatalf("stored data changed through a caller's slice: %q", got.Data)
 	}
 }
+
+// testGetConsistent checks the optional ConsistentGetter against Get's
+// contract; an implementation without it has nothing to check.
+func testGetConsistent(t *testing.T, e *env) {
+	cg, ok := e.Store.(remote.ConsistentGetter)
+	if !ok {
+		t.Skip("the store does not implement remote.ConsistentGetter")
+	}
+	rec := e.create(t, "v1")
+	rec.Data = []byte("v2")
+	if _, err := e.Store.Put(e.ctx, rec, 1); err != nil {
+		t.Fatal(err)
+	}
+	got, found, err := cg.GetConsistent(e.ctx, rec.Key)
+	if err != nil || !found || got.Version != 2 || string(got.Data) != "v2" {
+		t.Fatalf("GetConsistent = %+v, found %v, err %v; want version 2", got, found, err)
+	}
+	if _, found, err := cg.GetConsistent(e.ctx, Key(t)); found || err != nil {
+		t.Fatalf("GetConsistent of an absent key: found %v, err %v", found, err)
+	}
+	e.clock.Advance(time.Hour)
+	if _, found, err := cg.GetConsistent(e.ctx, rec.Key); found || err != nil {
+		t.Fatalf("GetConsistent of an expired record: found %v, err %v", found, err)
+	}
+}

@@ -136,6 +136,7 @@ func Run(t *testing.T, h Harness) {
 		{"Corrupt", testCorrupt},
 		{"LostResponse", testLostResponse},
 		{"DataIsolation", testDataIsolation},
+		{"GetConsistent", testGetConsistent},
 	}
 	t.Run(h.Name, func(t *testing.T) {
 		for _, c := range cases {
