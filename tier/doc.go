@@ -27,7 +27,9 @@
 //
 // # Guarantees
 //
-//   - Same node: read-your-writes, always.
+//   - Same node: read-your-writes while the written entry stays in the
+//     local tier; after it leaves (capacity, LocalTTL, a bus purge) the next
+//     read asks the remote, whose eventually consistent reads may lag.
 //   - Other nodes: stale for at most the bus delay while the bus is up, and
 //     at most Options.LocalTTL when events are lost; a node whose bus
 //     subscription had a gap purges its local tier.
