@@ -169,13 +169,15 @@ func (d *Dynamo) put(ctx context.Context, rec Record, expected uint64) (Record, 
 		return Record{}, err
 	}
 	live := found && cur.live(now)
-	switch settle(found, live, cur.rec.Version, cur.wid, expected, id) {
+	switch settle(found, live, cur.rec.Version, cur.wid, expected, id, log.ambiguous) {
 	case outcomeOwnWrite:
 		// An earlier attempt of this call landed and its response was
 		// lost; the retry's condition then failed against it.
 		return Record{Key: rec.Key, Data: bytes.Clone(rec.Data), Version: expected + 1, ExpiresAt: expTime(exp)}, nil
 	case outcomeNotFound:
 		return Record{}, ErrNotFound
+	case outcomeUnknown:
+		return Record{}, fmt.Errorf("%w: %s was retried after an ambiguous failure and the record has changed since", ErrUnknownOutcome, "PutItem")
 	default:
 		conflict := &ConflictError{Expected: expected}
 		if live {

@@ -173,7 +173,7 @@ func (m *Memory) write(ctx context.Context, rec Record, expected uint64) (Record
 			}
 			return Record{}, err
 		}
-		out, cur, done := m.attempt(rec.Key, data, exp, expected, id)
+		out, cur, done := m.attempt(rec.Key, data, exp, expected, id, attempt > 0)
 		if m.loseNext.CompareAndSwap(true, false) {
 			if attempt < m.maxRetries {
 				continue // the response is lost; retry the same write
@@ -188,6 +188,8 @@ func (m *Memory) write(ctx context.Context, rec Record, expected uint64) (Record
 			return Record{Key: rec.Key, Data: clone(data), Version: expected + 1, ExpiresAt: time.Unix(exp, 0)}, nil
 		case outcomeNotFound:
 			return Record{}, ErrNotFound
+		case outcomeUnknown:
+			return Record{}, fmt.Errorf("%w: retried after a lost response and the record has changed since", ErrUnknownOutcome)
 		default:
 			return Record{}, &ConflictError{Expected: expected, Current: cur}
 		}
@@ -197,7 +199,7 @@ func (m *Memory) write(ctx context.Context, rec Record, expected uint64) (Record
 // attempt is one conditional write as the server runs it. done reports that
 // the condition held and the item was written; otherwise out says how the
 // failure settles and cur is the stored version.
-func (m *Memory) attempt(key string, data []byte, exp int64, expected uint64, id writeID) (out outcome, cur uint64, done bool) {
+func (m *Memory) attempt(key string, data []byte, exp int64, expected uint64, id writeID, ambiguous bool) (out outcome, cur uint64, done bool) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -213,7 +215,7 @@ func (m *Memory) attempt(key string, data []byte, exp int64, expected uint64, id
 		m.items[key] = memItem{data: data, ver: expected + 1, exp: exp, wid: id}
 		return 0, 0, true
 	}
-	return settle(found && !old.corrupt, live, old.ver, old.wid[:], expected, id), old.ver, false
+	return settle(found && !old.corrupt, live, old.ver, old.wid[:], expected, id, ambiguous), old.ver, false
 }
 
 // Delete implements Store.

@@ -94,14 +94,26 @@ const (
 	outcomeConflict outcome = iota // someone else's write: ErrConflict
 	outcomeNotFound                // absent or expired: ErrNotFound
 	outcomeOwnWrite                // our own earlier attempt landed: success
+	outcomeUnknown                 // an earlier attempt may have landed and been overwritten: ErrUnknownOutcome
 )
 
 // settle decides a failed conditional write of version expected+1 carrying
 // id, given what the store holds now (found=false when absent). It is the
 // one place that tells "my retried write already landed" from a conflict.
-func settle(found, live bool, storedVer uint64, storedID []byte, expected uint64, id writeID) outcome {
+//
+// ambiguous reports that an earlier attempt of this write failed in a way
+// that may have applied it (a lost response, a timeout). Then only two
+// answers are certain: our own write id at expected+1 (it landed), or
+// someone else's at expected+1 (only one write can take a record from
+// expected to expected+1, so ours did not). Anything else — a later
+// version, or no record — may be our write overwritten or deleted since,
+// and is reported as unknown rather than as a conflict that might be false.
+func settle(found, live bool, storedVer uint64, storedID []byte, expected uint64, id writeID, ambiguous bool) outcome {
 	if found && storedVer == expected+1 && string(storedID) == string(id[:]) {
 		return outcomeOwnWrite
+	}
+	if ambiguous && !(found && live && storedVer == expected+1) {
+		return outcomeUnknown
 	}
 	if !found || !live {
 		if expected == 0 {

@@ -137,6 +137,7 @@ func Run(t *testing.T, h Harness) {
 		{"LostResponse", testLostResponse},
 		{"DataIsolation", testDataIsolation},
 		{"GetConsistent", testGetConsistent},
+		{"Linearizable", testLinearizable},
 	}
 	t.Run(h.Name, func(t *testing.T) {
 		for _, c := range cases {
