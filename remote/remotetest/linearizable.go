@@ -13,8 +13,8 @@ import (
 	"github.com/tiersession/tiersession/remote"
 )
 
-// regInput is one operation on the register the linearizability case
-// drives: a read, or a version-checked write of data.
+// regInput is one operation on a register: a read, or a version-checked
+// write of data.
 type regInput struct {
 	write    bool
 	expected uint64
@@ -36,10 +36,12 @@ type regState struct {
 	data    string
 }
 
-// registerModel is a version-checked register: the specification every
-// Store must be linearizable against, on one key. A write whose outcome is
-// unknown may or may not have taken effect, hence the nondeterminism.
-var registerModel = (&porcupine.NondeterministicModel{
+// RegisterModel is a version-checked register on one key whose record
+// starts at version 1 with data "init": the specification a session store
+// must be linearizable against. A write whose outcome is unknown may or
+// may not have taken effect, hence the nondeterminism. Build its
+// operations with ReadOp and WriteOp.
+var RegisterModel = (&porcupine.NondeterministicModel{
 	Init: func() []any { return []any{regState{version: 1, data: "init"}} },
 	Step: func(state, input, output any) []any {
 		s, in, out := state.(regState), input.(regInput), output.(regOutput)
@@ -74,6 +76,35 @@ var registerModel = (&porcupine.NondeterministicModel{
 	},
 }).ToModel()
 
+// ReadOp is a read of the register by client over [call, ret] (any
+// monotonic clock) that returned rec, found.
+func ReadOp(client int, call, ret int64, rec remote.Record, found bool) porcupine.Operation {
+	return porcupine.Operation{
+		ClientId: client, Call: call, Return: ret,
+		Input:  regInput{},
+		Output: regOutput{ok: found, version: rec.Version, data: string(rec.Data)},
+	}
+}
+
+// WriteOp is a write of data at version expected by client over [call, ret]
+// that returned out, err. It returns an error for an err that is neither a
+// conflict nor an unknown outcome: such a history cannot be checked.
+func WriteOp(client int, call, ret int64, expected uint64, data string, out remote.Record, err error) (porcupine.Operation, error) {
+	op := porcupine.Operation{ClientId: client, Call: call, Return: ret, Input: regInput{write: true, expected: expected, data: data}}
+	var ce *remote.ConflictError
+	switch {
+	case err == nil:
+		op.Output = regOutput{ok: true, version: out.Version}
+	case errors.As(err, &ce):
+		op.Output = regOutput{conflict: true, version: ce.Current}
+	case errors.Is(err, remote.ErrUnknownOutcome):
+		op.Output = regOutput{unknown: true}
+	default:
+		return op, err
+	}
+	return op, nil
+}
+
 // testLinearizable has concurrent clients read and write one key, losing
 // some write responses on the way, and checks with porcupine that the
 // history is linearizable for a version-checked register. Reads are
@@ -81,8 +112,7 @@ var registerModel = (&porcupine.NondeterministicModel{
 // eventually consistent read is not meant to be linearizable).
 func testLinearizable(t *testing.T, e *env) {
 	const clients, opsPerClient = 4, 20
-	rec := e.record(t, "init")
-	rec, err := e.Store.Create(e.ctx, rec)
+	rec, err := e.Store.Create(e.ctx, e.record(t, "init"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,25 +131,16 @@ func testLinearizable(t *testing.T, e *env) {
 			rng := rand.New(rand.NewPCG(uint64(c), 7))
 			seen := uint64(1) // the version this client last saw
 			for i := range opsPerClient {
-				in := regInput{write: rng.IntN(2) == 0, expected: seen, data: fmt.Sprintf("c%d-%d", c, i)}
-				if in.write && rng.IntN(4) == 0 {
-					e.LoseNextResponse()
-				}
+				var op porcupine.Operation
 				call := time.Since(start).Nanoseconds()
-				var out regOutput
-				if in.write {
+				if rng.IntN(2) == 0 {
+					if rng.IntN(4) == 0 {
+						e.LoseNextResponse()
+					}
 					w := rec
-					w.Data = []byte(in.data)
-					got, err := e.Store.Put(e.ctx, w, in.expected)
-					var ce *remote.ConflictError
-					switch {
-					case err == nil:
-						out = regOutput{ok: true, version: got.Version}
-					case errors.As(err, &ce):
-						out = regOutput{conflict: true, version: ce.Current}
-					case errors.Is(err, remote.ErrUnknownOutcome):
-						out = regOutput{unknown: true, version: in.expected}
-					default:
+					w.Data = fmt.Appendf(nil, "c%d-%d", c, i)
+					out, err := e.Store.Put(e.ctx, w, seen)
+					if op, err = WriteOp(c, call, time.Since(start).Nanoseconds(), seen, string(w.Data), out, err); err != nil {
 						t.Errorf("Put: %v", err)
 						return
 					}
@@ -129,12 +150,13 @@ func testLinearizable(t *testing.T, e *env) {
 						t.Errorf("Get: %v", err)
 						return
 					}
-					out = regOutput{ok: found, version: got.Version, data: string(got.Data)}
+					op = ReadOp(c, call, time.Since(start).Nanoseconds(), got, found)
 				}
-				ret := time.Since(start).Nanoseconds()
-				seen = out.version
+				if v := op.Output.(regOutput).version; v != 0 {
+					seen = v
+				}
 				mu.Lock()
-				history = append(history, porcupine.Operation{ClientId: c, Input: in, Call: call, Output: out, Return: ret})
+				history = append(history, op)
 				mu.Unlock()
 			}
 		}()
@@ -143,7 +165,7 @@ func testLinearizable(t *testing.T, e *env) {
 	if t.Failed() {
 		return
 	}
-	if res := porcupine.CheckOperationsTimeout(registerModel, history, 30*time.Second); res != porcupine.Ok {
+	if res := porcupine.CheckOperationsTimeout(RegisterModel, history, 30*time.Second); res != porcupine.Ok {
 		t.Fatalf("the history of %d operations is not linearizable (porcupine: %v)", len(history), res)
 	}
 }
