@@ -101,8 +101,9 @@ func TestWriteSeenByOtherNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []*tier.Store{b, c} {
-		get(t, n, rec.Key) // cached for an hour, were it not for the bus
+	for i, n := range []*tier.Store{b, c} {
+		buses[i+1].waitEvent(t, rec.Key, 1) // the create's event is handled...
+		get(t, n, rec.Key)                  // ...before the read that caches it for an hour
 	}
 	rec.Data = []byte("v2")
 	if _, err := a.Save(ctx, rec); err != nil {

@@ -35,7 +35,9 @@ func (s *Store) publish(ctx context.Context, e invalidation.Event) {
 // a local copy older than version is dropped. Stores wired to a Bus get
 // this from the bus; Invalidate is for wiring your own transport.
 func (s *Store) Invalidate(key string, version uint64) bool {
-	return s.local.RemoveIfOlder(key, version)
+	applied := s.local.RemoveIfOlder(key, version)
+	s.changed(key)
+	return applied
 }
 
 // busHandler receives the bus's events for a Store.
@@ -60,6 +62,9 @@ func (h busHandler) HandleEvent(e invalidation.Event) {
 	default:
 		applied = s.local.RemoveIfOlder(e.Key, e.Version)
 	}
+	// Whether or not a copy was cached, a read in flight may bring back
+	// the version this event made obsolete.
+	s.changed(e.Key)
 	if applied {
 		s.stats.busApplied.Add(1)
 	} else {
@@ -70,5 +75,6 @@ func (h busHandler) HandleEvent(e invalidation.Event) {
 // HandleGap purges the local tier: events may have been missed.
 func (h busHandler) HandleGap() {
 	h.s.stats.busPurges.Add(1)
+	h.s.changes.markAll()
 	h.s.local.Purge()
 }

@@ -111,3 +111,47 @@ func TestInvalidate(t *testing.T) {
 		t.Fatal("Invalidate at a newer version kept the copy")
 	}
 }
+
+func TestEventDuringLoadIsNotUndone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(s *tier.Store, f *fixture, rec tier.Record)
+	}{
+		{"bus event", func(s *tier.Store, f *fixture, rec tier.Record) {
+			rec.Data = []byte("v2 elsewhere")
+			if _, err := f.remote.Put(f.ctx, rec, 1); err != nil {
+				t.Fatal(err)
+			}
+			s.Invalidate(rec.Key, 2)
+		}},
+		{"own write", func(s *tier.Store, f *fixture, rec tier.Record) {
+			rec.Data = []byte("v2 here")
+			if _, err := s.Save(f.ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+			s.Invalidate(rec.Key, 3) // and the copy is evicted at once
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture()
+			// The first read is held and answers version 1; later reads
+			// see the truth.
+			rec, g, s := f.laggingStore(t, "v1")
+			first := make(chan struct{})
+			go func() {
+				defer close(first)
+				if got, _, _ := s.Get(f.ctx, rec.Key); got.Version != 1 {
+					t.Errorf("the held read returned version %d; want 1", got.Version)
+				}
+			}()
+			g.waitEntered(t, 1)
+			tc.change(s, f, rec)
+			g.open()
+			<-first
+			g.Store = f.remote // from now on reads see the truth
+			if got := mustGet(t, s, rec.Key); got.Version != 2 {
+				t.Fatalf("after the change, Get = version %d; want 2 (the held read must not have cached version 1)", got.Version)
+			}
+		})
+	}
+}

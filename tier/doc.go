@@ -11,7 +11,10 @@
 // started it, bounded by Options.LoadTimeout, so one caller giving up does
 // not fail the others; every caller still returns when its own context
 // ends. The result is installed locally only if it is newer than what the
-// local tier holds by then, so a slow read never overwrites a newer write.
+// local tier holds by then, so a slow read never overwrites a newer write;
+// and if the key changed on this node while the read was in flight (a
+// write, a dropped copy, a bus event), the read answers the callers that
+// were waiting but caches nothing, and later misses start a new read.
 // "Not found" is cached for Options.NegativeTTL, so random or forged keys
 // cannot turn into one remote read each.
 //

@@ -53,6 +53,7 @@ type Store struct {
 	local   *local.Cache
 	opts    Options
 	flights singleflight.Group
+	changes *changes
 	metrics *metrics.Collector
 
 	unsubscribe func()
@@ -84,7 +85,7 @@ func New(r remote.Store, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
-	s := &Store{remote: r, local: lc, opts: opts}
+	s := &Store{remote: r, local: lc, opts: opts, changes: newChanges()}
 	if opts.Registerer != nil {
 		s.metrics, err = metrics.New(opts.Registerer, metrics.Options{ConstLabels: opts.MetricLabels}, s.Stats)
 		if err != nil {
@@ -187,6 +188,7 @@ func (s *Store) loadShared(ctx context.Context, key string) (loaded, error) {
 	// this node may have installed the record. Either answer is at least as
 	// fresh as what a remote read would give, and costs nothing. Peek, not
 	// Get: this caller's miss is already counted.
+	st := s.changes.stamp(key)
 	if e, res := s.local.Peek(key); res == local.Hit {
 		return loaded{Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, true}, nil
 	} else if res == local.NegativeHit {
@@ -197,6 +199,12 @@ func (s *Store) loadShared(ctx context.Context, key string) (loaded, error) {
 	s.observe(metrics.OpGet, start, readResult(found, err))
 	if err != nil {
 		return loaded{}, err
+	}
+	if s.changes.since(key, st) {
+		// The key changed on this node while the read was in flight: what
+		// it read may be the version the change made obsolete. Answer the
+		// callers that asked before the change; cache nothing.
+		return loaded{rec, found}, nil
 	}
 	if !found {
 		// Remember the miss briefly. It never hides a live entry that a

@@ -68,9 +68,11 @@ func (s *Store) afterWrite(ctx context.Context, op metrics.Op, start time.Time, 
 			s.stats.conflicts.Add(1)
 		}
 		s.local.Remove(key)
+		s.changed(key)
 		return Record{}, err
 	}
 	s.local.Install(key, local.Entry{Data: out.Data, Version: out.Version, ExpiresAt: out.ExpiresAt})
+	s.changed(key)
 	s.publish(ctx, invalidation.Event{Key: key, Version: out.Version, Kind: kind})
 	return out, nil
 }
@@ -101,6 +103,7 @@ func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
 	}
 	s.observe(metrics.OpDelete, start, writeResult(err))
 	s.local.Remove(key)
+	s.changed(key)
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			s.stats.conflicts.Add(1)
