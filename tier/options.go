@@ -16,6 +16,10 @@ type Options struct {
 	// LocalCapacity is how many sessions the local tier holds at most
 	// (live and "not found" entries together). Default: 10000.
 	LocalCapacity int
+	// LocalMaxBytes, when positive, also caps the local tier by the sum of
+	// key and payload sizes it holds (see local.Options.MaxBytes).
+	// Default: 0, no byte cap.
+	LocalMaxBytes int64
 	// LocalTTL is how long a session may be served from the local tier
 	// before it is read from the remote again. It bounds staleness on
 	// other nodes when invalidation messages are lost. An entry never
@@ -62,8 +66,8 @@ type Options struct {
 var ErrBadOptions = errors.New("tier: bad options")
 
 func (o *Options) setDefaults() error {
-	if o.LocalCapacity < 0 || o.LocalTTL < 0 || o.NegativeTTL < 0 || o.LoadTimeout < 0 || o.MaxUpdateRetries < 0 {
-		return fmt.Errorf("%w: negative capacity, TTL, timeout or retry count", ErrBadOptions)
+	if o.LocalCapacity < 0 || o.LocalMaxBytes < 0 || o.LocalTTL < 0 || o.NegativeTTL < 0 || o.LoadTimeout < 0 || o.MaxUpdateRetries < 0 {
+		return fmt.Errorf("%w: negative capacity, byte cap, TTL, timeout or retry count", ErrBadOptions)
 	}
 	if o.LocalCapacity == 0 {
 		o.LocalCapacity = 10000

@@ -78,6 +78,7 @@ func New(r remote.Store, opts Options) (*Store, error) {
 	}
 	lc, err := local.New(local.Options{
 		Capacity:    opts.LocalCapacity,
+		MaxBytes:    opts.LocalMaxBytes,
 		TTL:         opts.LocalTTL,
 		NegativeTTL: opts.NegativeTTL,
 		Now:         opts.Now,

@@ -196,3 +196,25 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("Get of an expired record: found %v, err %v; want not found", found, err)
 	}
 }
+
+func TestLocalMaxBytes(t *testing.T) {
+	f := newFixture()
+	// A small cache is one shard: room for three sessions of about 1 KB.
+	s := f.store(t, nil, tier.Options{LocalCapacity: 100, LocalMaxBytes: 3500})
+	var keys []string
+	for i := range 10 {
+		rec := f.record(t, "")
+		rec.Data = make([]byte, 1000+i)
+		if _, err := s.Create(f.ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, rec.Key)
+	}
+	if st := s.Stats(); st.LocalEntries > 3 || st.LocalEvictions == 0 {
+		t.Fatalf("with a 3500-byte cap, %d entries cached and %d evicted; want at most 3 and some evictions", st.LocalEntries, st.LocalEvictions)
+	}
+	// Evicted sessions are still served, from the remote.
+	for _, k := range keys {
+		mustGet(t, s, k)
+	}
+}

@@ -225,6 +225,7 @@ func TestBadOptions(t *testing.T) {
 	f := newFixture()
 	for name, o := range map[string]tier.Options{
 		"negative capacity": {LocalCapacity: -1},
+		"negative byte cap": {LocalMaxBytes: -1},
 		"negative ttl":      {LocalTTL: -time.Second},
 		"negative retries":  {MaxUpdateRetries: -1},
 	} {
