@@ -59,6 +59,7 @@ type Cache struct {
 	seed         maphash.Seed
 	ttl          time.Duration
 	negativeTTL  time.Duration
+	staleGrace   int64 // Options.StaleGrace in nanoseconds
 	slack        int64 // expiry margin for the clock's lag, in nanoseconds
 	promoteEvery int64 // least nanoseconds between two LRU moves of one entry
 
@@ -80,6 +81,7 @@ func New(o Options) (*Cache, error) {
 		seed:         maphash.MakeSeed(),
 		ttl:          cfg.ttl,
 		negativeTTL:  cfg.negativeTTL,
+		staleGrace:   int64(cfg.staleGrace),
 		promoteEvery: int64(promoteInterval(cfg.ttl)),
 	}
 	c.stripeShift = uint(64 - bits.TrailingZeros(uint(len(c.stripes))))
@@ -115,7 +117,8 @@ func (c *Cache) locate(key string) (*shard, uint64) {
 // Get returns the entry cached under key and Hit if it is live and fresh:
 // within the cache TTL of its install and before its ExpiresAt. It returns
 // NegativeHit while a not-found marker for key is fresh, and Miss
-// otherwise. An expired entry counts as a miss and is removed.
+// otherwise. An expired entry counts as a miss and is removed, unless
+// Stale may still return it (Options.StaleGrace).
 //
 // Get takes no lock and allocates nothing; at most once per promotion
 // interval per entry it moves the entry to the front of the LRU order,
@@ -130,7 +133,9 @@ func (c *Cache) Get(key string) (Entry, Result) {
 	now := c.clock.read()
 	if now >= it.fresh {
 		c.stripe().misses.Add(1)
-		s.expire(it)
+		if !c.staleable(it, now) {
+			s.expire(it)
+		}
 		return Entry{}, Miss
 	}
 	if it.negative {

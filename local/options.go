@@ -56,6 +56,12 @@ type Options struct {
 	// remembered. Default DefaultNegativeTTL (1s).
 	NegativeTTL time.Duration
 
+	// StaleGrace is how long a record past its TTL (but not past its own
+	// ExpiresAt) is kept for Stale to return, for serving when the source
+	// of truth cannot be reached. Get never returns it. Default 0: an
+	// entry past its TTL is dropped when Get finds it.
+	StaleGrace time.Duration
+
 	// Shards is the number of independently locked shards, rounded up to
 	// a power of two and lowered to the largest power of two not above
 	// Capacity. Reads take no lock, so shards only spread the locks that
@@ -81,6 +87,7 @@ type config struct {
 	maxBytes    int64
 	ttl         time.Duration
 	negativeTTL time.Duration
+	staleGrace  time.Duration
 	now         func() time.Time
 }
 
@@ -98,6 +105,8 @@ func (o Options) resolve() (config, error) {
 		return config{}, fmt.Errorf("%w: TTL %v", errNegative, o.TTL)
 	case o.NegativeTTL < 0:
 		return config{}, fmt.Errorf("%w: NegativeTTL %v", errNegative, o.NegativeTTL)
+	case o.StaleGrace < 0:
+		return config{}, fmt.Errorf("%w: StaleGrace %v", errNegative, o.StaleGrace)
 	case o.Shards < 0:
 		return config{}, fmt.Errorf("%w: Shards %d", errNegative, o.Shards)
 	}
@@ -106,6 +115,7 @@ func (o Options) resolve() (config, error) {
 		maxBytes:    o.MaxBytes,
 		ttl:         o.TTL,
 		negativeTTL: o.NegativeTTL,
+		staleGrace:  o.StaleGrace,
 		now:         o.Now,
 	}
 	if cfg.capacity == 0 {

@@ -29,6 +29,7 @@ func newDescs(ns string, labels prometheus.Labels) descs {
 			c("singleflight_shared_total", "Misses served by another caller's remote load.", func(s *Snapshot) uint64 { return s.SharedLoads }),
 			c("conflicts_total", "Version conflicts seen by writes.", func(s *Snapshot) uint64 { return s.Conflicts }),
 			c("update_retries_total", "Update attempts retried after a conflict.", func(s *Snapshot) uint64 { return s.UpdateRetries }),
+			c("stale_served_total", "Reads answered with a stale local copy because the remote failed (StaleIfError).", func(s *Snapshot) uint64 { return s.StaleServed }),
 			c("touch_skipped_total", "Touch calls served without a remote write (throttled).", func(s *Snapshot) uint64 { return s.TouchSkipped }),
 			c("bus_published_total", "Invalidation events published.", func(s *Snapshot) uint64 { return s.BusPublished }),
 			c("bus_received_total", "Invalidation events received.", func(s *Snapshot) uint64 { return s.BusReceived }),

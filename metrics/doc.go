@@ -27,6 +27,7 @@
 //	tiersession_conflicts_total                  version conflicts seen by writes
 //	tiersession_update_retries_total             Update attempts retried after a conflict
 //	tiersession_touch_skipped_total              Touch calls served without a write (throttled)
+//	tiersession_stale_served_total               reads answered with a stale copy as the remote failed
 //	tiersession_bus_published_total              invalidation events published
 //	tiersession_bus_received_total               invalidation events received
 //	tiersession_bus_applied_total                received events that evicted a local copy

@@ -53,6 +53,7 @@ type Snapshot struct {
 	Remote      [NumOps][NumResults]uint64
 
 	Conflicts, UpdateRetries, TouchSkipped uint64
+	StaleServed                            uint64
 
 	BusPublished, BusReceived, BusApplied, BusIgnored uint64
 	BusDropped, BusPurges                             uint64

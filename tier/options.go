@@ -28,6 +28,13 @@ type Options struct {
 	// NegativeTTL is how long "not found" is remembered, so that random or
 	// forged keys do not cost one remote read each. Default: 1s.
 	NegativeTTL time.Duration
+	// StaleIfError, when positive, lets a read whose remote request fails
+	// (DynamoDB unreachable, throttled, LoadTimeout) return the local copy
+	// instead of the error, if that copy's LocalTTL ran out less than
+	// StaleIfError ago and the record itself has not expired. Such answers
+	// are counted (tiersession_stale_served_total). Default: 0, errors are
+	// returned.
+	StaleIfError time.Duration
 	// LoadTimeout bounds a remote read made for a miss. The read is shared
 	// by every caller waiting on the key, so no caller's context can cancel
 	// it; each caller still returns when its own context ends. Default: 5s.
@@ -66,7 +73,7 @@ type Options struct {
 var ErrBadOptions = errors.New("tier: bad options")
 
 func (o *Options) setDefaults() error {
-	if o.LocalCapacity < 0 || o.LocalMaxBytes < 0 || o.LocalTTL < 0 || o.NegativeTTL < 0 || o.LoadTimeout < 0 || o.MaxUpdateRetries < 0 {
+	if o.LocalCapacity < 0 || o.LocalMaxBytes < 0 || o.StaleIfError < 0 || o.LocalTTL < 0 || o.NegativeTTL < 0 || o.LoadTimeout < 0 || o.MaxUpdateRetries < 0 {
 		return fmt.Errorf("%w: negative capacity, byte cap, TTL, timeout or retry count", ErrBadOptions)
 	}
 	if o.LocalCapacity == 0 {

@@ -20,6 +20,7 @@ type counters struct {
 	remote                                 [metrics.NumOps][metrics.NumResults]atomic.Uint64
 	sharedLoads                            atomic.Uint64
 	conflicts, updateRetries, touchSkipped atomic.Uint64
+	staleServed                            atomic.Uint64
 	busPublished, busReceived              atomic.Uint64
 	busApplied, busIgnored, busPurges      atomic.Uint64
 	busPublishErrors                       atomic.Uint64
@@ -39,6 +40,7 @@ func (s *Store) Stats() Stats {
 		Conflicts:         s.stats.conflicts.Load(),
 		UpdateRetries:     s.stats.updateRetries.Load(),
 		TouchSkipped:      s.stats.touchSkipped.Load(),
+		StaleServed:       s.stats.staleServed.Load(),
 		BusPublished:      s.stats.busPublished.Load(),
 		BusReceived:       s.stats.busReceived.Load(),
 		BusApplied:        s.stats.busApplied.Load(),

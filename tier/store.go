@@ -79,6 +79,7 @@ func New(r remote.Store, opts Options) (*Store, error) {
 	lc, err := local.New(local.Options{
 		Capacity:    opts.LocalCapacity,
 		MaxBytes:    opts.LocalMaxBytes,
+		StaleGrace:  opts.StaleIfError,
 		TTL:         opts.LocalTTL,
 		NegativeTTL: opts.NegativeTTL,
 		Now:         opts.Now,
@@ -199,6 +200,12 @@ func (s *Store) loadShared(ctx context.Context, key string) (loaded, error) {
 	rec, found, err := s.remote.Get(ctx, key)
 	s.observe(metrics.OpGet, start, readResult(found, err))
 	if err != nil {
+		if s.opts.StaleIfError > 0 {
+			if e, ok := s.local.Stale(key); ok {
+				s.stats.staleServed.Add(1)
+				return loaded{Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, true}, nil
+			}
+		}
 		return loaded{}, err
 	}
 	if s.changes.since(key, st) {

@@ -3,10 +3,12 @@ package tier_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tiersession/tiersession/remote"
 	"github.com/tiersession/tiersession/remote/remotetest"
 	"github.com/tiersession/tiersession/tier"
 )
@@ -216,5 +218,56 @@ func TestLocalMaxBytes(t *testing.T) {
 	// Evicted sessions are still served, from the remote.
 	for _, k := range keys {
 		mustGet(t, s, k)
+	}
+}
+
+// failingRemote fails every Get while fail is set.
+type failingRemote struct {
+	remote.Store
+	fail bool
+}
+
+func (r *failingRemote) Get(ctx context.Context, key string) (remote.Record, bool, error) {
+	if r.fail {
+		return remote.Record{}, false, fmt.Errorf("%w: injected", remote.ErrUnavailable)
+	}
+	return r.Store.Get(ctx, key)
+}
+
+func TestStaleIfError(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		staleIf   time.Duration
+		age       time.Duration
+		wantStale bool
+	}{
+		{"off", 0, 2 * time.Second, false},
+		{"within the grace", 10 * time.Second, 2 * time.Second, true},
+		{"past the grace", 10 * time.Second, 12 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture()
+			r := &failingRemote{Store: f.remote}
+			s := f.store(t, r, tier.Options{LocalTTL: 2 * time.Second, StaleIfError: tc.staleIf})
+			rec, err := s.Create(f.ctx, f.record(t, "cached"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(tc.age) // past LocalTTL: the next Get asks the remote
+			r.fail = true
+			got, found, err := s.Get(f.ctx, rec.Key)
+			if tc.wantStale {
+				if err != nil || !found || got.Version != 1 || string(got.Data) != "cached" {
+					t.Fatalf("Get with the remote down = %+v, found %v, err %v; want the stale copy", got, found, err)
+				}
+				if st := s.Stats(); st.StaleServed != 1 {
+					t.Fatalf("StaleServed = %d; want 1", st.StaleServed)
+				}
+				return
+			}
+			if !errors.Is(err, remote.ErrUnavailable) {
+				t.Fatalf("Get with the remote down = %+v, found %v, err %v; want ErrUnavailable", got, found, err)
+			}
+		})
 	}
 }
