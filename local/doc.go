@@ -67,7 +67,9 @@
 // Expired entries are removed when a Get finds them, when an install on
 // their shard finds up to two of them at the tail of its LRU order, or by
 // capacity pressure; there is no sweeper goroutine. Memory stays bounded by
-// Capacity (and MaxBytes) regardless.
+// Capacity (and MaxBytes) regardless. With Options.StaleGrace, a record past
+// its TTL but not past its ExpiresAt is kept for that long, so that Stale
+// can serve it while the source of truth is unreachable.
 //
 // # Compared with expirable.LRU
 //
