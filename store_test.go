@@ -18,6 +18,7 @@ import (
 	"github.com/tiersession/tiersession/remote/dynamotest"
 	"github.com/tiersession/tiersession/remote/remotetest"
 	"github.com/tiersession/tiersession/tier"
+	"github.com/tiersession/tiersession/tier/tiertest"
 )
 
 func TestMain(m *testing.M) {
@@ -58,26 +59,14 @@ func (tb *table) node(t testing.TB, r remote.Store, opts tier.Options) *tier.Sto
 		r = tb.dynamo
 	}
 	opts.Now = tb.clock.Now
-	s, err := tier.New(r, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return tiertest.Open(t, r, opts)
 }
 
 func (tb *table) record(t testing.TB, data string) tier.Record {
-	return tier.Record{Key: remotetest.Key(t), Data: []byte(data), ExpiresAt: tb.clock.Now().Add(time.Hour)}
+	return tiertest.Record(t, tb.clock.Now(), data)
 }
 
-func get(t testing.TB, s *tier.Store, key string) tier.Record {
-	t.Helper()
-	rec, found, err := s.Get(context.Background(), key)
-	if err != nil || !found {
-		t.Fatalf("Get = found %v, err %v; want the record", found, err)
-	}
-	return rec
-}
+var get = tiertest.MustGet
 
 func TestReadYourWrites(t *testing.T) {
 	ctx := context.Background()

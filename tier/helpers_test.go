@@ -12,6 +12,7 @@ import (
 	"github.com/tiersession/tiersession/remote"
 	"github.com/tiersession/tiersession/remote/remotetest"
 	"github.com/tiersession/tiersession/tier"
+	"github.com/tiersession/tiersession/tier/tiertest"
 )
 
 // expirable.LRU (a benchmark contender) starts a cleanup goroutine that
@@ -80,26 +81,14 @@ func (f *fixture) store(t testing.TB, r remote.Store, opts tier.Options) *tier.S
 	if opts.Now == nil {
 		opts.Now = f.clock.Now
 	}
-	s, err := tier.New(r, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return tiertest.Open(t, r, opts)
 }
 
 func (f *fixture) record(t testing.TB, data string) tier.Record {
-	return tier.Record{Key: remotetest.Key(t), Data: []byte(data), ExpiresAt: f.clock.Now().Add(time.Hour)}
+	return tiertest.Record(t, f.clock.Now(), data)
 }
 
-func mustGet(t testing.TB, s *tier.Store, key string) tier.Record {
-	t.Helper()
-	rec, found, err := s.Get(context.Background(), key)
-	if err != nil || !found {
-		t.Fatalf("Get = found %v, err %v; want the record", found, err)
-	}
-	return rec
-}
+var mustGet = tiertest.MustGet
 
 // splitRemote reads from one store and writes to another.
 type splitRemote struct {
