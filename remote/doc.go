@@ -21,5 +21,11 @@
 // condition check returned and, if it holds the expected next version and
 // the same write id, reports success rather than a conflict. A write whose
 // outcome cannot be settled that way returns an error matching
-// ErrUnknownOutcome.
+// ErrUnknownOutcome. A write that was never sent, because its context ended
+// first, is certain to have changed nothing and returns ErrUnavailable with
+// the context's error instead.
+//
+// Storage keys must be valid UTF-8 and at most MaxKeySize bytes (see
+// ValidKey): DynamoDB's encoding would otherwise merge keys that differ
+// only in invalid bytes.
 package remote

@@ -100,7 +100,7 @@ func (d *Dynamo) GetConsistent(ctx context.Context, key string) (Record, bool, e
 }
 
 func (d *Dynamo) get(ctx context.Context, key string, consistent bool) (Record, bool, error) {
-	if err := checkKey(key); err != nil {
+	if err := ValidKey(key); err != nil {
 		return Record{}, false, err
 	}
 	now := d.now()
@@ -190,7 +190,7 @@ func (d *Dynamo) put(ctx context.Context, rec Record, expected uint64) (Record, 
 // Delete removes key; if expected is not 0, only when the stored version
 // equals it. Deleting an absent or expired record is not an error.
 func (d *Dynamo) Delete(ctx context.Context, key string, expected uint64) error {
-	if err := checkKey(key); err != nil {
+	if err := ValidKey(key); err != nil {
 		return err
 	}
 	now := d.now()
@@ -229,7 +229,7 @@ func (d *Dynamo) Delete(ctx context.Context, key string, expected uint64) error 
 // record. A Touch to a time at or before the stored expiry changes nothing
 // and returns the stored record.
 func (d *Dynamo) Touch(ctx context.Context, key string, expiresAt time.Time) (Record, error) {
-	if err := checkKey(key); err != nil {
+	if err := ValidKey(key); err != nil {
 		return Record{}, err
 	}
 	now := d.now()

@@ -23,6 +23,10 @@ import (
 // Reads map every failure to ErrUnavailable. Writes have to say whether the
 // write may have been applied:
 //
+//   - a write none of whose attempts was handed to the HTTP client (the
+//     context ended first, or the SDK failed while preparing the request)
+//     was not sent at all: ErrUnavailable, with the context's error if it
+//     ended;
 //   - a client-side rejection (4xx: throttling, validation, auth, missing
 //     table) or a connection that was never made (dial error) means the
 //     write did not happen: ErrUnavailable;
@@ -32,12 +36,16 @@ import (
 // The SDK retries, so the final error is not the whole story: a write whose
 // first attempt timed out after reaching the server and whose last attempt
 // was throttled may well have been applied. attemptLog watches every attempt
-// of one call and remembers whether any of them was ambiguous.
+// of one call and remembers whether any of them was sent, and whether any
+// that was sent failed ambiguously.
 
-// attemptLog records, for one operation call, whether any attempt failed in
-// a way that may hide an applied write. It is used by one call at a time;
-// the SDK runs the attempts of a call sequentially on the calling goroutine.
+// attemptLog records, for one operation call, whether any attempt was sent
+// and whether any sent attempt failed in a way that may hide an applied
+// write. It is used by one call at a time; the SDK runs the attempts of a
+// call sequentially on the calling goroutine.
 type attemptLog struct {
+	sent      bool // some attempt was handed to the HTTP client
+	current   bool // the attempt under way was
 	ambiguous bool
 }
 
@@ -45,20 +53,51 @@ type attemptLog struct {
 func (*attemptLog) ID() string { return "tiersession.attemptLog" }
 
 // HandleFinalize runs once per attempt: it sits right inside the SDK's
-// retry loop, so it sees each attempt's error before the retryer does.
+// retry loop, so it sees each attempt's error before the retryer does. An
+// attempt that failed before it was sent (signing, a context that ended)
+// applied nothing, whatever its error.
 func (a *attemptLog) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (
 	middleware.FinalizeOutput, middleware.Metadata, error,
 ) {
+	a.current = false
 	out, md, err := next.HandleFinalize(ctx, in)
-	if err != nil && mayHaveApplied(err) {
+	if err != nil && a.current && mayHaveApplied(err) {
 		a.ambiguous = true
 	}
 	return out, md, err
 }
 
-// option installs the log on one operation call.
+// sendGate is the last middleware before the HTTP client. It refuses to
+// send an attempt whose context has ended, so such an attempt certainly
+// sent nothing, and marks the others as sent.
+type sendGate struct{ log *attemptLog }
+
+// ID names the middleware in the SDK stack.
+func (sendGate) ID() string { return "tiersession.sendGate" }
+
+// HandleDeserialize runs once per attempt, just before the request is
+// handed to the HTTP client.
+func (g sendGate) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (
+	middleware.DeserializeOutput, middleware.Metadata, error,
+) {
+	if err := ctx.Err(); err != nil {
+		return middleware.DeserializeOutput{}, middleware.Metadata{}, err
+	}
+	// From here on the request may reach the server, even if the
+	// context ends before the first byte is written.
+	g.log.sent, g.log.current = true, true
+	return next.HandleDeserialize(ctx, in)
+}
+
+// option installs the log and its gate on one operation call.
 func (a *attemptLog) option(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		// The option runs after the SDK built the stack, so the gate
+		// added last to the deserialize step is the innermost handler,
+		// right before the HTTP client.
+		if err := s.Deserialize.Add(sendGate{a}, middleware.After); err != nil {
+			return err
+		}
 		// "Retry" is the ID of the SDK's retry loop (retry.Attempt).
 		if err := s.Finalize.Insert(a, "Retry", middleware.After); err != nil {
 			// No retry middleware: a single attempt, log it anywhere.
@@ -147,6 +186,14 @@ func readError(ctx context.Context, op string, err error) error {
 // writeError maps the failure of a write whose attempts were watched by log
 // (nil when unwatched), other than a failed condition check.
 func writeError(ctx context.Context, op string, err error, log *attemptLog) error {
+	if log != nil && !log.sent {
+		// No attempt reached the HTTP client: nothing was written,
+		// whatever ended the call.
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("%w: dynamodb %s not sent: %w", ErrUnavailable, op, ctxErr)
+		}
+		return fmt.Errorf("%w: dynamodb %s not sent: %s", ErrUnavailable, op, describe(err))
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%w: dynamodb %s: %w", ErrUnknownOutcome, op, ctxErr)
 	}

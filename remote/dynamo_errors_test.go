@@ -3,13 +3,18 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/tiersession/tiersession/remote"
 	"github.com/tiersession/tiersession/remote/dynamotest"
@@ -175,7 +180,9 @@ func closedEndpoint(t *testing.T) string {
 }
 
 // TestDynamoContext checks that a caller's ended context shows through:
-// reads return the context error, writes also ErrUnknownOutcome.
+// reads return the context error alone; writes also say whether they may
+// have been applied. A context that ended before the call leaves nothing
+// sent (ErrUnavailable, see remotetest's ContextDone for the rest).
 func TestDynamoContext(t *testing.T) {
 	f := newFixture(t, remote.DynamoOptions{})
 	rec := f.create(t, "v1")
@@ -199,8 +206,8 @@ func TestDynamoContext(t *testing.T) {
 			wantNoSDKError(t, err)
 			for _, o := range writeOps {
 				err := o.call(c.ctx, f.store, rec)
-				if !errors.Is(err, c.want) || !errors.Is(err, remote.ErrUnknownOutcome) {
-					t.Errorf("%s: err = %v; want %v and ErrUnknownOutcome", o.name, err, c.want)
+				if !errors.Is(err, c.want) || !errors.Is(err, remote.ErrUnavailable) || errors.Is(err, remote.ErrUnknownOutcome) {
+					t.Errorf("%s: err = %v; want %v and ErrUnavailable, not ErrUnknownOutcome", o.name, err, c.want)
 				}
 				wantNoSDKError(t, err)
 			}
@@ -209,4 +216,141 @@ func TestDynamoContext(t *testing.T) {
 	if got := f.version(t, rec.Key); got != 1 {
 		t.Fatalf("stored version %d; calls with an ended context must not write", got)
 	}
+}
+
+// TestDynamoContextDuringCall ends a write's context during the call, at
+// a chosen moment: before the request leaves for the server nothing can
+// have been written (ErrUnavailable); once it is in flight the write may
+// have landed (ErrUnknownOutcome).
+func TestDynamoContextDuringCall(t *testing.T) {
+	tests := []struct {
+		name    string
+		when    cancelPoint
+		wantErr error
+		notErr  error
+		sent    bool // the write reached the server, and was applied
+	}{
+		{"ends while the SDK builds the request", cancelBeforeSend, remote.ErrUnavailable, remote.ErrUnknownOutcome, false},
+		{"ends while the request is in flight", cancelInFlight, remote.ErrUnknownOutcome, remote.ErrUnavailable, true},
+	}
+	f := newFixture(t, remote.DynamoOptions{})
+	hook := &cancelHook{}
+	client := dynamotest.NewClient(t, dynamotest.Endpoint(t), hook.option)
+	store := newDynamo(t, client, remote.DynamoOptions{Table: f.table})
+	for _, o := range writeOps {
+		t.Run(o.name, func(t *testing.T) {
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					rec := f.create(t, "v1")
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel()
+					writes := hook.arm(tt.when, cancel)
+					err := o.call(ctx, store, rec)
+					hook.arm(0, nil)
+					if !errors.Is(err, context.Canceled) || !errors.Is(err, tt.wantErr) || errors.Is(err, tt.notErr) {
+						t.Fatalf("err = %v; want context.Canceled and %v, not %v", err, tt.wantErr, tt.notErr)
+					}
+					wantNoSDKError(t, err)
+					if n := writes.Load(); (n > 0) != tt.sent {
+						t.Fatalf("%d write requests reached the server; want sent=%v", n, tt.sent)
+					}
+					want := uint64(1)
+					if tt.sent {
+						want = o.applied
+					}
+					if got := f.version(t, rec.Key); got != want {
+						t.Fatalf("stored version %d after the call; want %d", got, want)
+					}
+				})
+			}
+		})
+	}
+}
+
+// cancelPoint is where cancelHook ends a call's context.
+type cancelPoint int
+
+const (
+	// cancelBeforeSend cancels in the SDK's build step, before the retry
+	// loop, signing and the HTTP client.
+	cancelBeforeSend cancelPoint = iota + 1
+	// cancelInFlight lets an item write reach the server and be applied,
+	// then cancels and fails the attempt with the context's error, as a
+	// cancellation that races the response would.
+	cancelInFlight
+)
+
+// cancelHook cancels the context of the next store call at the armed
+// point. Calls run one at a time.
+type cancelHook struct {
+	mu     sync.Mutex
+	when   cancelPoint
+	cancel context.CancelFunc
+	writes *atomic.Int64 // item writes that reached the server
+}
+
+// arm sets the point and cancel func for the next call and returns the
+// counter of its writes that reach the server.
+func (h *cancelHook) arm(when cancelPoint, cancel context.CancelFunc) *atomic.Int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.when, h.cancel, h.writes = when, cancel, new(atomic.Int64)
+	return h.writes
+}
+
+func (h *cancelHook) state() (cancelPoint, context.CancelFunc, *atomic.Int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.when, h.cancel, h.writes
+}
+
+// option installs the hook on a client: a build-step middleware and a
+// transport in front of the client's own.
+func (h *cancelHook) option(o *dynamodb.Options) {
+	o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+		return s.Build.Add(middleware.BuildMiddlewareFunc("cancelHook",
+			func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (
+				middleware.BuildOutput, middleware.Metadata, error,
+			) {
+				if when, cancel, _ := h.state(); when == cancelBeforeSend {
+					cancel()
+				}
+				return next.HandleBuild(ctx, in)
+			}), middleware.After)
+	})
+	base := o.HTTPClient.(*http.Client)
+	next := base.Transport
+	o.HTTPClient = &http.Client{Timeout: base.Timeout, Transport: roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		when, cancel, writes := h.state()
+		if !itemWrite(req) {
+			return next.RoundTrip(req)
+		}
+		if writes != nil {
+			writes.Add(1)
+		}
+		if when != cancelInFlight {
+			return next.RoundTrip(req)
+		}
+		resp, err := next.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body) // the server has answered: applied
+		resp.Body.Close()
+		cancel()
+		return nil, req.Context().Err()
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// itemWrite reports whether req is a PutItem, UpdateItem or DeleteItem.
+func itemWrite(req *http.Request) bool {
+	switch strings.TrimPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_20120810.") {
+	case "PutItem", "UpdateItem", "DeleteItem":
+		return true
+	}
+	return false
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Bounds of EnsureTable's wait for a new table to become ACTIVE. DynamoDB
-// takes a few seconds; emulators are immediate.
+// Bounds of EnsureTable's waits for a table to become ACTIVE or to be
+// gone. DynamoDB takes seconds; emulators take milliseconds.
 const (
 	tableWaitMax      = 5 * time.Minute
 	tableWaitMinDelay = 20 * time.Millisecond
@@ -25,6 +25,12 @@ const (
 // from storage. It is idempotent: calling it on a ready table, with TTL
 // already enabled, only reads the table's description, and a concurrent
 // creation by another process is waited for, not reported.
+//
+// DynamoDB creates and deletes tables asynchronously, and EnsureTable
+// waits on the table's status with the SDK's waiters rather than assume
+// the table is ready when CreateTable answers: a table being created is
+// waited for until ACTIVE; a table being deleted is waited for until it is
+// gone, then created afresh (empty).
 //
 // A table whose key schema is not a single S hash key named pk, or whose
 // TTL is enabled on another attribute, fails with ErrInvalid.
@@ -43,6 +49,14 @@ func (d *Dynamo) EnsureTable(ctx context.Context) error {
 		}
 	case err != nil:
 		return readError(ctx, "DescribeTable", err)
+	case desc.Table != nil && desc.Table.TableStatus == types.TableStatusDeleting:
+		// Its key schema does not matter: the table is going away.
+		if err := d.waitGone(ctx); err != nil {
+			return err
+		}
+		if err := d.createTable(ctx); err != nil {
+			return err
+		}
 	default:
 		if err := checkKeySchema(*d.table, desc.Table); err != nil {
 			return err
@@ -59,6 +73,18 @@ func (d *Dynamo) EnsureTable(ctx context.Context) error {
 		return readError(ctx, "DescribeTable (waiting for ACTIVE)", err)
 	}
 	return d.ensureTTL(ctx)
+}
+
+// waitGone waits until the table no longer exists.
+func (d *Dynamo) waitGone(ctx context.Context) error {
+	waiter := dynamodb.NewTableNotExistsWaiter(d.client, func(o *dynamodb.TableNotExistsWaiterOptions) {
+		o.MinDelay = tableWaitMinDelay
+		o.MaxDelay = tableWaitMaxDelay
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: d.table}, tableWaitMax); err != nil {
+		return readError(ctx, "DescribeTable (waiting for the deletion to end)", err)
+	}
+	return nil
 }
 
 // TTLEnabled reports whether the last EnsureTable found or enabled

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -15,16 +16,18 @@ import (
 )
 
 // freshTable returns a client and the name of a table that does not exist
-// yet and is deleted (if created) when t ends.
+// yet and is deleted (if created) when t ends. The server creates and
+// deletes tables asynchronously, as DynamoDB does.
 func freshTable(t *testing.T) (*dynamodb.Client, string) {
 	t.Helper()
-	client := dynamotest.NewClient(t, dynamotest.Endpoint(t))
+	client := dynamotest.NewClient(t, dynamotest.AsyncTablesEndpoint(t))
 	name := dynamotest.TableName(t)
 	t.Cleanup(func() {
-		_, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
-		var notFound *types.ResourceNotFoundException
-		if err != nil && !errors.As(err, &notFound) {
-			t.Errorf("deleting table %s: %v", name, err)
+		// The table may still be CREATING, which DeleteTable waits out.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := dynamotest.DeleteTable(ctx, client, name); err != nil {
+			t.Error(err)
 		}
 	})
 	return client, name
@@ -43,15 +46,17 @@ func TestDynamoEnsureTable(t *testing.T) {
 			if err := d.EnsureTable(ctx); err != nil {
 				t.Fatalf("EnsureTable call %d: %v", i+1, err)
 			}
+			// EnsureTable returns once the table is ready, not when
+			// CreateTable answers (the table is CREATING then).
+			if status := tableStatus(t, client, name); status != types.TableStatusActive {
+				t.Fatalf("status %s after EnsureTable call %d; want ACTIVE", status, i+1)
+			}
 		}
 		out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tab := out.Table
-		if tab.TableStatus != types.TableStatusActive {
-			t.Errorf("status %s; want ACTIVE", tab.TableStatus)
-		}
 		if len(tab.KeySchema) != 1 || aws.ToString(tab.KeySchema[0].AttributeName) != "pk" || tab.KeySchema[0].KeyType != types.KeyTypeHash {
 			t.Errorf("key schema %+v; want pk HASH", tab.KeySchema)
 		}
@@ -114,6 +119,36 @@ func TestDynamoEnsureTable(t *testing.T) {
 		}
 	})
 
+	t.Run("table being deleted", func(t *testing.T) {
+		client, name := freshTable(t)
+		d := newDynamo(t, client, remote.DynamoOptions{Table: name})
+		if err := d.EnsureTable(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Create(ctx, remote.Record{Key: "k", Data: []byte("old"), ExpiresAt: farFuture()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+			t.Fatal(err)
+		}
+		if status := tableStatus(t, client, name); status != types.TableStatusDeleting {
+			t.Fatalf("status %s right after DeleteTable; want DELETING", status)
+		}
+		// EnsureTable waits for the deletion to finish, then creates
+		// the table afresh; bounded so a wait that never ends fails.
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := d.EnsureTable(wctx); err != nil {
+			t.Fatalf("EnsureTable on a table being deleted: %v", err)
+		}
+		if status := tableStatus(t, client, name); status != types.TableStatusActive {
+			t.Fatalf("status %s after EnsureTable; want ACTIVE", status)
+		}
+		if _, found, err := d.Get(ctx, "k"); err != nil || found {
+			t.Fatalf("Get from the recreated table: found %v, err %v; want an empty table", found, err)
+		}
+	})
+
 	t.Run("existing table with another key", func(t *testing.T) {
 		client, name := freshTable(t)
 		_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
@@ -141,4 +176,18 @@ func TestDynamoEnsureTable(t *testing.T) {
 		}
 		wantNoSDKError(t, err)
 	})
+}
+
+// tableStatus returns the status of table name; "" when it does not exist.
+func tableStatus(t *testing.T, client *dynamodb.Client, name string) types.TableStatus {
+	t.Helper()
+	out, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	var notFound *types.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("DescribeTable %s: %v", name, err)
+	}
+	return out.Table.TableStatus
 }

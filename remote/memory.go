@@ -76,12 +76,13 @@ func (m *Memory) Corrupt(key string) {
 	m.mu.Unlock()
 }
 
-// wait applies the latency model; it is the network round trip.
+// wait applies the latency model; it is the network round trip. A request
+// whose context has already ended is not sent, and not counted.
 func (m *Memory) wait(ctx context.Context, write bool) error {
-	m.requests.Add(1)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	m.requests.Add(1)
 	if m.latency == nil {
 		return nil
 	}
@@ -97,6 +98,14 @@ func (m *Memory) wait(ctx context.Context, write bool) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// notApplied maps the context error that ended a write's first request
+// (before it was sent, or during the latency wait, which comes before the
+// write is applied): nothing was written, as Dynamo reports a write it
+// never sent.
+func notApplied(ctxErr error) error {
+	return fmt.Errorf("%w: memory: write not applied: %w", ErrUnavailable, ctxErr)
 }
 
 func (it memItem) record(key string) (Record, error) {
@@ -115,7 +124,7 @@ func clone(b []byte) []byte {
 
 // Get implements Store.
 func (m *Memory) Get(ctx context.Context, key string) (Record, bool, error) {
-	if err := checkKey(key); err != nil {
+	if err := ValidKey(key); err != nil {
 		return Record{}, false, err
 	}
 	if err := m.wait(ctx, false); err != nil {
@@ -171,7 +180,7 @@ func (m *Memory) write(ctx context.Context, rec Record, expected uint64) (Record
 			if attempt > 0 {
 				return Record{}, fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 			}
-			return Record{}, err
+			return Record{}, notApplied(err)
 		}
 		out, cur, done := m.attempt(rec.Key, data, exp, expected, id, attempt > 0)
 		if m.loseNext.CompareAndSwap(true, false) {
@@ -220,11 +229,11 @@ func (m *Memory) attempt(key string, data []byte, exp int64, expected uint64, id
 
 // Delete implements Store.
 func (m *Memory) Delete(ctx context.Context, key string, expected uint64) error {
-	if err := checkKey(key); err != nil {
+	if err := ValidKey(key); err != nil {
 		return err
 	}
 	if err := m.wait(ctx, true); err != nil {
-		return err
+		return notApplied(err)
 	}
 	now := m.now()
 	m.mu.Lock()
@@ -239,7 +248,7 @@ func (m *Memory) Delete(ctx context.Context, key string, expected uint64) error 
 
 // Touch implements Store.
 func (m *Memory) Touch(ctx context.Context, key string, expiresAt time.Time) (Record, error) {
-	if err := checkKey(key); err != nil {
+	if err := ValidKey(key); err != nil {
 		return Record{}, err
 	}
 	exp, err := checkExpiry(expiresAt, m.now())
@@ -247,7 +256,7 @@ func (m *Memory) Touch(ctx context.Context, key string, expiresAt time.Time) (Re
 		return Record{}, err
 	}
 	if err := m.wait(ctx, true); err != nil {
-		return Record{}, err
+		return Record{}, notApplied(err)
 	}
 	now := m.now()
 	m.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Record is one session as the remote tier stores it.
@@ -22,6 +23,34 @@ type Record struct {
 	// ExpiresAt is absolute and stored in whole seconds: writes truncate
 	// it to the second. A record is absent from the moment ExpiresAt <= now.
 	ExpiresAt time.Time
+}
+
+// MaxKeySize is the longest storage key, in bytes, a Store accepts.
+// DynamoDB allows partition keys of up to 2048 bytes; tiersession's keys
+// are 43 bytes (base64url of SHA-256), so a key near either limit is a
+// caller's bug.
+const MaxKeySize = 1024
+
+// ValidKey returns nil if key is acceptable as a storage key, and an
+// error matching ErrInvalid otherwise: an empty key, one longer than
+// MaxKeySize bytes, or one that is not valid UTF-8. Every Store method
+// that takes a key checks it with ValidKey before any request; callers
+// may use it to refuse a key early. The error never contains the key.
+//
+// Keys must be valid UTF-8 because DynamoDB's string type is UTF-8 and the
+// SDK's JSON encoding replaces each invalid byte with U+FFFD: "user\xff",
+// "user\xfe" and "user\uFFFD" would all name one item, and one caller
+// could read or overwrite another's session.
+func ValidKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty key", ErrInvalid)
+	case len(key) > MaxKeySize:
+		return fmt.Errorf("%w: key of %d bytes (at most %d)", ErrInvalid, len(key), MaxKeySize)
+	case !utf8.ValidString(key):
+		return fmt.Errorf("%w: key is not valid UTF-8", ErrInvalid)
+	}
+	return nil
 }
 
 // Expired reports whether r is expired at now.
@@ -49,11 +78,22 @@ func (r Record) Expired(now time.Time) bool { return !r.ExpiresAt.After(now) }
 //   - Touch moves ExpiresAt later without changing Data or Version; a
 //     Touch to an earlier time than the stored one succeeds and changes
 //     nothing.
+//   - Every method that takes a key (Get, GetConsistent, Create, Put,
+//     Touch, Delete) refuses a key that ValidKey refuses (empty, longer
+//     than MaxKeySize bytes, not valid UTF-8) with ErrInvalid, before any
+//     request. So two keys never name one stored record.
 //   - A record whose encoded item would exceed MaxItemSize fails with
-//     ErrTooLarge before any network call. An empty key, empty or
-//     non-future ExpiresAt fail with ErrInvalid.
+//     ErrTooLarge before any network call. An empty or non-future
+//     ExpiresAt fails with ErrInvalid.
 //   - A stored item that does not decode gives ErrCorrupt, never a panic
 //     or a zero Record.
+//   - A write whose context ended before its request was sent returns an
+//     error matching both the context's error and ErrUnavailable (nothing
+//     was written), never ErrUnknownOutcome, and changes nothing. A write
+//     whose context ends while its request is in flight returns the
+//     context's error with ErrUnknownOutcome if it may have been applied
+//     (with ErrUnavailable if the store knows it was not). A read whose
+//     context ended returns the context's error.
 //   - Errors are this package's sentinels (wrapped with %w) or context
 //     errors; SDK error types never leave the package.
 //
@@ -102,8 +142,8 @@ var (
 	ErrTooLarge = errors.New("remote: item too large")
 	// ErrCorrupt: a stored item does not decode into a Record.
 	ErrCorrupt = errors.New("remote: corrupt item")
-	// ErrInvalid: the arguments are not acceptable (empty key, expiry
-	// not in the future).
+	// ErrInvalid: the arguments are not acceptable (a key ValidKey
+	// refuses, an expiry not in the future).
 	ErrInvalid = errors.New("remote: invalid argument")
 	// ErrUnknownOutcome: a write failed in a way that leaves unknown
 	// whether it was applied (timeout, server error), and retries could

@@ -46,23 +46,10 @@ func itemSize(key string, dataLen int) int {
 // MaxDataSize is the largest Data a record stored under key may hold.
 func MaxDataSize(key string) int { return MaxItemSize - itemSize(key, 0) }
 
-// checkKey validates a storage key.
-func checkKey(key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty key", ErrInvalid)
-	}
-	if len(key) > 1024 {
-		// DynamoDB's limit on a partition key value is 2048 bytes; storage
-		// keys are short hashes, so anything near it is a caller bug.
-		return fmt.Errorf("%w: key of %d bytes (at most 1024)", ErrInvalid, len(key))
-	}
-	return nil
-}
-
 // checkWrite validates a record about to be written at now and returns its
 // expiry in epoch seconds. It runs before any network call.
 func checkWrite(rec Record, now time.Time) (exp int64, err error) {
-	if err := checkKey(rec.Key); err != nil {
+	if err := ValidKey(rec.Key); err != nil {
 		return 0, err
 	}
 	if size := itemSize(rec.Key, len(rec.Data)); size > MaxItemSize {

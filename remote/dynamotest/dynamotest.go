@@ -22,6 +22,12 @@
 // FaultTransport, through NewFaultClient, sits between the client and the
 // server to count requests and to inject lost responses, server errors and
 // throttling into item writes.
+//
+// DynamoDB creates and deletes tables asynchronously. Endpoint's dynalite
+// makes tables ready at once, for speed; AsyncTablesEndpoint's keeps them
+// CREATING and DELETING for a while, as DynamoDB does, for tests of code
+// that must wait on a table's status. DeleteTable deletes a table in any
+// state and waits until it is gone.
 package dynamotest
 
 import (
@@ -29,6 +35,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -39,6 +46,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/tiersession/tiersession/remote"
 )
 
@@ -64,7 +73,29 @@ func Endpoint(tb testing.TB) string {
 	if ep := os.Getenv(EndpointEnv); ep != "" {
 		return ep
 	}
-	ep, err := sharedEndpoint()
+	ep, err := shared.endpointOrErr()
+	if err != nil {
+		unavailable(tb, err)
+	}
+	return ep
+}
+
+// TableDelay is how long tables of the AsyncTablesEndpoint server stay
+// CREATING after CreateTable and DELETING after DeleteTable.
+const TableDelay = 250 * time.Millisecond
+
+// AsyncTablesEndpoint is Endpoint for tests of the table lifecycle: a
+// second shared dynalite whose tables, like DynamoDB's, are created and
+// deleted asynchronously (they stay CREATING or DELETING for TableDelay),
+// where Endpoint's are ready at once. Code that does not wait on the table
+// status fails against it every time, not once in a while.
+// DYNAMODB_ENDPOINT, if set, replaces it too.
+func AsyncTablesEndpoint(tb testing.TB) string {
+	tb.Helper()
+	if ep := os.Getenv(EndpointEnv); ep != "" {
+		return ep
+	}
+	ep, err := sharedAsync.endpointOrErr()
 	if err != nil {
 		unavailable(tb, err)
 	}
@@ -133,8 +164,9 @@ func newHTTPTransport() *http.Transport {
 }
 
 // NewTable creates a table named after tb (plus a random suffix, so reruns
-// and parallel tests never share one) with remote.Dynamo's EnsureTable, and
-// deletes it when tb ends. It returns the table name.
+// and parallel tests never share one) with remote.Dynamo's EnsureTable,
+// which returns once the table is ACTIVE, and deletes it with DeleteTable
+// when tb ends. It returns the table name.
 func NewTable(tb testing.TB, client *dynamodb.Client) string {
 	tb.Helper()
 	name := TableName(tb)
@@ -150,8 +182,8 @@ func NewTable(tb testing.TB, client *dynamodb.Client) string {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
-			tb.Errorf("dynamotest: deleting table %s: %v", name, err)
+		if err := DeleteTable(ctx, client, name); err != nil {
+			tb.Error(err)
 		}
 	})
 	return name
@@ -176,4 +208,60 @@ func TableName(tb testing.TB) string {
 		base = base[:200]
 	}
 	return base + "-" + hex.EncodeToString(suffix[:])
+}
+
+// Bounds of the waits on a table's status. DynamoDB takes seconds to
+// create or delete a table; emulators take milliseconds.
+const (
+	tableWaitMax      = 5 * time.Minute
+	tableWaitMinDelay = 20 * time.Millisecond
+	tableWaitMaxDelay = 2 * time.Second
+)
+
+// fastExists and fastNotExists tune the SDK's table waiters for emulators,
+// whose tables change state in milliseconds (the SDK's default first delay
+// is 20s).
+func fastExists(o *dynamodb.TableExistsWaiterOptions) {
+	o.MinDelay, o.MaxDelay = tableWaitMinDelay, tableWaitMaxDelay
+}
+
+func fastNotExists(o *dynamodb.TableNotExistsWaiterOptions) {
+	o.MinDelay, o.MaxDelay = tableWaitMinDelay, tableWaitMaxDelay
+}
+
+func describe(name string) *dynamodb.DescribeTableInput {
+	return &dynamodb.DescribeTableInput{TableName: aws.String(name)}
+}
+
+// DeleteTable deletes table name and returns once it is gone. DynamoDB
+// creates and deletes tables asynchronously and refuses to delete one that
+// is still CREATING or UPDATING, so DeleteTable first waits for the table
+// to be ACTIVE, and after the request waits until DescribeTable no longer
+// finds it. A table that does not exist, or that someone else is already
+// deleting, is not an error.
+func DeleteTable(ctx context.Context, client *dynamodb.Client, name string) error {
+	out, err := client.DescribeTable(ctx, describe(name))
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &notFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("dynamotest: deleting table %s: %w", name, err)
+	}
+	if out.Table == nil || out.Table.TableStatus != types.TableStatusDeleting {
+		if out.Table == nil || out.Table.TableStatus != types.TableStatusActive {
+			err := dynamodb.NewTableExistsWaiter(client, fastExists).Wait(ctx, describe(name), tableWaitMax)
+			if err != nil {
+				return fmt.Errorf("dynamotest: deleting table %s: waiting for ACTIVE: %w", name, err)
+			}
+		}
+		_, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+		if err != nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("dynamotest: deleting table %s: %w", name, err)
+		}
+	}
+	if err := dynamodb.NewTableNotExistsWaiter(client, fastNotExists).Wait(ctx, describe(name), tableWaitMax); err != nil {
+		return fmt.Errorf("dynamotest: deleting table %s: waiting until it is gone: %w", name, err)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -20,7 +21,7 @@ const orphanEnv = "DYNAMOTEST_ORPHAN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(orphanEnv) == "1" {
-		s, err := startDynalite()
+		s, err := startDynalite(0)
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(2)
@@ -58,7 +59,7 @@ func TestMissingEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(dir)
-	_, err := startDynalite()
+	_, err := startDynalite(0)
 	if !errors.Is(err, errMissing) || !strings.Contains(err.Error(), "npm ci --prefix tools/dynalite") {
 		t.Fatalf("startDynalite without dynalite: err = %v; want errMissing with the install command", err)
 	}
@@ -104,21 +105,99 @@ func TestTableName(t *testing.T) {
 	})
 }
 
+// TestNewTableDeletesOnCleanup checks that the table is gone, not merely
+// DELETING, once the test that made it has ended, on a server that
+// deletes tables at once and on one that takes its time as DynamoDB does.
 func TestNewTableDeletesOnCleanup(t *testing.T) {
-	client := NewClient(t, Endpoint(t))
-	var name string
-	t.Run("inner", func(t *testing.T) {
-		name = NewTable(t, client)
-		if _, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)}); err != nil {
-			t.Fatalf("table %s after NewTable: %v", name, err)
-		}
-	})
-	out, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
-	var notFound *types.ResourceNotFoundException
-	switch {
-	case errors.As(err, &notFound):
-	case err == nil && out.Table.TableStatus == types.TableStatusDeleting:
-	default:
-		t.Fatalf("table %s after its test ended: %+v, err %v; want it deleted or DELETING", name, out, err)
+	for _, server := range []struct {
+		name     string
+		endpoint func(testing.TB) string
+	}{
+		{"instant tables", Endpoint},
+		{"async tables", AsyncTablesEndpoint},
+	} {
+		t.Run(server.name, func(t *testing.T) {
+			client := NewClient(t, server.endpoint(t))
+			var name string
+			t.Run("inner", func(t *testing.T) {
+				name = NewTable(t, client)
+				if status := tableStatus(t, client, name); status != types.TableStatusActive {
+					t.Fatalf("table %s after NewTable: status %q; want ACTIVE", name, status)
+				}
+			})
+			if status := tableStatus(t, client, name); status != "" {
+				t.Fatalf("table %s after its test ended: status %s; want it gone", name, status)
+			}
+		})
 	}
+}
+
+// TestDeleteTable deletes tables in each state DeleteTable may meet them.
+func TestDeleteTable(t *testing.T) {
+	ctx := context.Background()
+	client := NewClient(t, AsyncTablesEndpoint(t))
+	create := func(t *testing.T, name string) {
+		t.Helper()
+		_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName:            aws.String(name),
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+			BillingMode:          types.BillingModePayPerRequest,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, name string)
+		want  types.TableStatus // status before DeleteTable
+	}{
+		{"absent", func(*testing.T, string) {}, ""},
+		{"creating", create, types.TableStatusCreating},
+		{"active", func(t *testing.T, name string) {
+			create(t, name)
+			if err := dynamodb.NewTableExistsWaiter(client, fastExists).Wait(ctx, describe(name), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+		}, types.TableStatusActive},
+		{"deleting", func(t *testing.T, name string) {
+			create(t, name)
+			if err := dynamodb.NewTableExistsWaiter(client, fastExists).Wait(ctx, describe(name), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}); err != nil {
+				t.Fatal(err)
+			}
+		}, types.TableStatusDeleting},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			name := TableName(t)
+			tt.setup(t, name)
+			if status := tableStatus(t, client, name); status != tt.want {
+				t.Fatalf("status before DeleteTable %q; want %q", status, tt.want)
+			}
+			if err := DeleteTable(ctx, client, name); err != nil {
+				t.Fatalf("DeleteTable: %v", err)
+			}
+			if status := tableStatus(t, client, name); status != "" {
+				t.Fatalf("status after DeleteTable %s; want the table gone", status)
+			}
+		})
+	}
+}
+
+// tableStatus returns the status of table name; "" when it does not exist.
+func tableStatus(t *testing.T, client *dynamodb.Client, name string) types.TableStatus {
+	t.Helper()
+	out, err := client.DescribeTable(context.Background(), describe(name))
+	var notFound *types.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return ""
+	}
+	if err != nil {
+		t.Fatalf("DescribeTable %s: %v", name, err)
+	}
+	return out.Table.TableStatus
 }

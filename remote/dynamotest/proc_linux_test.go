@@ -16,7 +16,7 @@ import (
 
 func TestServerStop(t *testing.T) {
 	needDynalite(t)
-	s, err := startDynalite()
+	s, err := startDynalite(0)
 	if err != nil {
 		t.Fatal(err)
 	}

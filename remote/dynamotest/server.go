@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// This file starts and stops the dynalite process shared by one test
+// This file starts and stops the dynalite processes shared by one test
 // binary.
 
 const (
@@ -38,45 +38,59 @@ const installHint = "install the pinned dynalite with `npm ci --prefix tools/dyn
 // except under CI where they fail.
 var errMissing = errors.New("dynamotest: DynamoDB emulator not available")
 
-// shared is the process-wide server. mu guards every field.
-var shared struct {
-	mu       sync.Mutex
-	started  bool // start was attempted
-	stopped  bool // Stop ran
-	endpoint string
-	err      error
-	srv      *server
+// sharedServer is one process-wide dynalite, started on first use. mu
+// guards every field but tableDelay.
+type sharedServer struct {
+	tableDelay time.Duration // how long tables stay CREATING and DELETING
+	mu         sync.Mutex
+	started    bool // start was attempted
+	stopped    bool // Stop ran
+	endpoint   string
+	err        error
+	srv        *server
 }
 
-// sharedEndpoint starts the shared server on first use and returns its
-// endpoint.
-func sharedEndpoint() (string, error) {
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.stopped {
+var (
+	// shared is the server of Endpoint, whose tables are ready at once.
+	shared = &sharedServer{}
+	// sharedAsync is the server of AsyncTablesEndpoint.
+	sharedAsync = &sharedServer{tableDelay: TableDelay}
+)
+
+// endpointOrErr starts the server on first use and returns its endpoint.
+func (s *sharedServer) endpointOrErr() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
 		return "", errors.New("dynamotest: the shared dynalite was stopped (Stop or Run already ran)")
 	}
-	if !shared.started {
-		shared.started = true
-		shared.srv, shared.err = startDynalite()
-		if shared.err == nil {
-			shared.endpoint = shared.srv.endpoint
+	if !s.started {
+		s.started = true
+		s.srv, s.err = startDynalite(s.tableDelay)
+		if s.err == nil {
+			s.endpoint = s.srv.endpoint
 		}
 	}
-	return shared.endpoint, shared.err
+	return s.endpoint, s.err
 }
 
-// Stop stops the shared dynalite, if this process started one, and waits
-// for it to exit. Endpoint fails after Stop. Safe to call more than once;
-// Run calls it.
-func Stop() {
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	shared.stopped = true
-	if shared.srv != nil {
-		shared.srv.stop()
-		shared.srv = nil
+// stop stops the server, if one was started, and waits for it to exit.
+func (s *sharedServer) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	if s.srv != nil {
+		s.srv.stop()
+		s.srv = nil
 	}
+}
+
+// Stop stops the shared dynalites, if this process started any, and waits
+// for them to exit. Endpoint and AsyncTablesEndpoint fail after Stop. Safe
+// to call more than once; Run calls it.
+func Stop() {
+	shared.stop()
+	sharedAsync.stop()
 }
 
 // server is one running dynalite process.
@@ -89,8 +103,9 @@ type server struct {
 }
 
 // startDynalite locates the pinned dynalite and starts it on a free
-// loopback port.
-func startDynalite() (*server, error) {
+// loopback port. Its tables stay CREATING after CreateTable and DELETING
+// after DeleteTable for tableDelay.
+func startDynalite(tableDelay time.Duration) (*server, error) {
 	if _, err := exec.LookPath("node"); err != nil {
 		return nil, fmt.Errorf("%w: node is not in PATH; install Node.js, then %s", errMissing, installHint)
 	}
@@ -108,7 +123,7 @@ func startDynalite() (*server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := launch(bin, port)
+		s, err := launch(bin, port, tableDelay)
 		if err == nil {
 			return s, nil
 		}
@@ -118,12 +133,13 @@ func startDynalite() (*server, error) {
 }
 
 // launch starts dynalite on port and waits until it accepts connections.
-func launch(bin string, port int) (*server, error) {
+func launch(bin string, port int, tableDelay time.Duration) (*server, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s := &server{endpoint: "http://" + addr, done: make(chan struct{}), out: &tail{max: outputTail}}
+	ms := strconv.FormatInt(tableDelay.Milliseconds(), 10)
 	cmd := exec.Command(bin,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+		"--createTableMs", ms, "--deleteTableMs", ms, "--updateTableMs", ms)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.SysProcAttr = sysProcAttr()
 	started := make(chan error, 1)

@@ -7,7 +7,8 @@
 //
 // The suite checks the contract documented on remote.Store: version rules,
 // expiry filtering with an injected clock, concurrent writers, size limits,
-// corrupt items and the settling of writes whose response was lost.
+// key validation, writes under an ended context, corrupt items and the
+// settling of writes whose response was lost.
 package remotetest
 
 import (
@@ -133,6 +134,10 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"TooLarge", testTooLarge},
 		{"Invalid", testInvalid},
+		{"InvalidKey", testInvalidKey},
+		{"ValidKey", testValidKey},
+		{"KeyAliasing", testKeyAliasing},
+		{"ContextDone", testContextDone},
 		{"Corrupt", testCorrupt},
 		{"LostResponse", testLostResponse},
 		{"DataIsolation", testDataIsolation},
