@@ -70,6 +70,9 @@ func (o *observedBus) waitGap(t testing.TB, what string, ok func(invalidation.St
 	}
 }
 
+// busKeys authenticate the messages of the test clusters' buses.
+var busKeys = []invalidation.Key{{ID: "test", Secret: []byte("0123456789abcdef0123456789abcdef")}}
+
 // cluster is n nodes on one dynalite table, each with its own Redis client
 // and bus on one redis-server.
 func cluster(t testing.TB, tb *table, redis *redistest.Server, n int, opts tier.Options) ([]*tier.Store, []*observedBus) {
@@ -77,8 +80,12 @@ func cluster(t testing.TB, tb *table, redis *redistest.Server, n int, opts tier.
 	nodes := make([]*tier.Store, n)
 	buses := make([]*observedBus, n)
 	for i := range nodes {
+		rb, err := invalidation.NewRedis(redis.NewClient(nil), invalidation.RedisOptions{HealthCheckInterval: time.Second, Keys: busKeys})
+		if err != nil {
+			t.Fatal(err)
+		}
 		bus := &observedBus{
-			Redis:  invalidation.NewRedis(redis.NewClient(nil), invalidation.RedisOptions{HealthCheckInterval: time.Second}),
+			Redis:  rb,
 			events: make(chan invalidation.Event, 4096),
 			gaps:   make(chan invalidation.Stats, 4096),
 		}
@@ -192,7 +199,10 @@ func TestStaleAndDuplicateEvents(t *testing.T) {
 	get(t, b, rec.Key) // b caches version 2
 
 	// Late, repeated and reordered events from a third publisher.
-	rogue := invalidation.NewRedis(redis.NewClient(nil), invalidation.RedisOptions{})
+	rogue, err := invalidation.NewRedis(redis.NewClient(nil), invalidation.RedisOptions{Keys: busKeys})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer rogue.Close()
 	for _, v := range []uint64{1, 2, 1, 2, 2} {
 		if err := rogue.Publish(ctx, invalidation.Event{Key: rec.Key, Version: v, Kind: invalidation.Changed, Origin: "rogue"}); err != nil {

@@ -56,13 +56,18 @@ func localBus() (busFactory, func() error) {
 
 // redisBus returns a factory that gives each node its own Redis bus (as
 // separate processes would have) on client, all on one channel unique to
-// this run.
+// this run and signing with one key made for it.
 func redisBus(client *redis.Client) busFactory {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	channel := "tierbench-invalidation-" + hex.EncodeToString(b[:])
+	key := invalidation.Key{ID: "tierbench", Secret: make([]byte, invalidation.MinSecretLen)}
+	_, _ = rand.Read(key.Secret)
 	return func() (invalidation.Bus, func() error, error) {
-		bus := invalidation.NewRedis(client, invalidation.RedisOptions{Channel: channel})
+		bus, err := invalidation.NewRedis(client, invalidation.RedisOptions{Channel: channel, Keys: []invalidation.Key{key}})
+		if err != nil {
+			return nil, nil, err
+		}
 		return bus, bus.Close, nil
 	}
 }

@@ -91,13 +91,49 @@ type Handler interface {
 	// HandleEvent is called for every event the subscription receives,
 	// events of the handler's own node included.
 	HandleEvent(Event)
-	// HandleGap is called when the subscription may have missed events: its
-	// connection was lost, it was re-established, its receive queue
-	// overflowed or a message did not decode. The handler must then forget
-	// everything it learnt only from the absence of events (a tier purges
-	// its local cache). A gap is signalled after the loss it reports;
-	// several losses close together may be reported by one call.
+	// HandleGap is called when the subscription may have missed events:
+	// its connection was lost, it was re-established, or its receive queue
+	// overflowed. The handler must then forget everything it learnt only
+	// from the absence of events (a tier purges its local cache). A gap is
+	// signalled after the loss it reports; several losses close together
+	// may be reported by one call.
+	//
+	// A message that does not decode or fails authentication is not a
+	// gap: the bus drops it and counts it (Stats.DecodeErrors,
+	// Stats.AuthFailures). Anyone able to write to the transport could
+	// otherwise make every node purge at will, and a genuine message is
+	// not corrupted in transit by TCP and Redis.
 	HandleGap()
+}
+
+// StatusHandler is implemented by Handlers that want to know whether their
+// subscription is live, for a "bus connected" gauge say. A bus detects it
+// on the Handler given to Subscribe and calls HandleStatus from the same
+// goroutine as the other Handler methods, never concurrently with them.
+//
+// Before the first call the handler should assume "not live". A bus that
+// can lose its subscription (Redis) calls:
+//
+//   - HandleStatus(true) when the subscription becomes live: the first
+//     time Redis confirms it (this may come before or after Subscribe
+//     returns), and each time it is re-established, after the HandleGap
+//     that reports the re-subscription;
+//   - HandleStatus(false) when it notices the connection is lost, before
+//     the HandleGap that reports the loss.
+//
+// Only changes are reported, and only the latest state counts: when the
+// state flips and flips back before the handler's goroutine gets to it
+// (the handler was busy), the round trip may not be reported at all, but
+// the gaps it caused always are. Attempts that fail before the first
+// confirmation report nothing, and the first confirmation comes with no
+// gap: a handler that was already in use before its subscription was live
+// (a tier that started while Redis was down) must treat that time as a gap
+// itself. Unsubscribe and Close report nothing. Local never loses a
+// subscription and never calls HandleStatus.
+type StatusHandler interface {
+	// HandleStatus reports whether the subscription is live, that is,
+	// whether events published from now on reach the handler.
+	HandleStatus(live bool)
 }
 
 // Bus carries Events between the nodes that share a session store. It is
@@ -117,6 +153,7 @@ type Bus interface {
 	// subscription is live, so an event published after Subscribe returns
 	// reaches h unless it is lost. unsubscribe is safe to call more than
 	// once and returns after h's last call. Several handlers may subscribe.
+	// h may also implement StatusHandler.
 	Subscribe(ctx context.Context, h Handler) (unsubscribe func(), err error)
 	// Close stops every goroutine the bus started and ends every
 	// subscription. It is safe to call twice; Publish and Subscribe return
@@ -156,14 +193,20 @@ type Stats struct {
 	Received uint64
 	// Handled counts HandleEvent calls, as each starts.
 	Handled uint64
-	// DecodeErrors counts messages that did not decode (Redis); each one
-	// also causes a gap.
+	// DecodeErrors counts messages dropped because they did not decode
+	// (Redis). They are not gaps, and not counted in Received.
 	DecodeErrors uint64
+	// AuthFailures counts messages dropped because they were not
+	// authenticated (Redis): unsigned on a bus with keys, signed with a
+	// key id the bus does not know, or carrying a wrong MAC. They are not
+	// gaps, and not counted in Received. A steady count means a node with
+	// other keys, or someone else, publishes on the channel.
+	AuthFailures uint64
 	// ReceiveDropped counts events discarded because a subscription's
 	// receive queue was full; each one also causes a gap.
 	ReceiveDropped uint64
 	// Reconnects counts subscriptions re-established after a lost
-	// connection (Redis).
+	// connection (Redis); each one also causes a gap.
 	Reconnects uint64
 	// Gaps counts HandleGap calls, as each starts.
 	Gaps uint64
@@ -172,7 +215,8 @@ type Stats struct {
 // counters holds the live values behind Stats.
 type counters struct {
 	published, publishErrors, dropped     atomic.Uint64
-	received, handled, decodeErrors       atomic.Uint64
+	received, handled                     atomic.Uint64
+	decodeErrors, authFailures            atomic.Uint64
 	receiveDropped, reconnects, gapsTotal atomic.Uint64
 }
 
@@ -185,6 +229,7 @@ func (c *counters) snapshot() Stats {
 		Received:       c.received.Load(),
 		Handled:        c.handled.Load(),
 		DecodeErrors:   c.decodeErrors.Load(),
+		AuthFailures:   c.authFailures.Load(),
 		ReceiveDropped: c.receiveDropped.Load(),
 		Reconnects:     c.reconnects.Load(),
 		Gaps:           c.gapsTotal.Load(),

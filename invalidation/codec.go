@@ -6,8 +6,10 @@ import (
 )
 
 // formatVersion is the first byte of every encoded Event. A decoder rejects
-// versions it does not know (counted as a decode error and a gap), so a
-// new format must be rolled out to every node before any node sends it.
+// versions it does not know (a Redis bus drops such a message and counts a
+// decode error), so a new format must be rolled out to every node before
+// any node sends it. A signed message (see signedFormat) wraps this
+// encoding.
 const formatVersion = 1
 
 // The wire format of an Event, as carried by networked buses:

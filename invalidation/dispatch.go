@@ -3,6 +3,7 @@ package invalidation
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // item is one entry of a subscription's receive queue: an event, or a
@@ -19,11 +20,17 @@ type item struct {
 // publisher or a stuck Redis connection.
 type dispatcher struct {
 	h     Handler
+	sh    StatusHandler // h, if it implements StatusHandler; else nil
 	c     *counters
 	queue chan item
 	// gap holds at most one pending gap. A signal that finds it full is
 	// covered by the pending one, which is handled after both losses.
-	gap      chan struct{}
+	gap chan struct{}
+	// status holds at most one pending status change, whose value is
+	// live; only the latest value counts.
+	status   chan struct{}
+	live     atomic.Bool
+	reported bool // the last status reported to sh; owned by run
 	stop     chan struct{}
 	done     chan struct{} // closed when run returns
 	stopOnce sync.Once
@@ -32,13 +39,16 @@ type dispatcher struct {
 // newDispatcher returns a dispatcher with a receive queue of size entries;
 // the caller starts run in a goroutine.
 func newDispatcher(h Handler, c *counters, size int) *dispatcher {
+	sh, _ := h.(StatusHandler)
 	return &dispatcher{
-		h:     h,
-		c:     c,
-		queue: make(chan item, size),
-		gap:   make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		h:      h,
+		sh:     sh,
+		c:      c,
+		queue:  make(chan item, size),
+		gap:    make(chan struct{}, 1),
+		status: make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 }
 
@@ -64,6 +74,21 @@ func (d *dispatcher) signalGap() {
 	}
 }
 
+// signalStatus records whether the subscription is live and asks for a
+// HandleStatus call without blocking. A receiver reports a loss with
+// signalStatus(false) then signalGap, and a re-subscription with signalGap
+// then signalStatus(true); control keeps that order.
+func (d *dispatcher) signalStatus(live bool) {
+	if d.sh == nil {
+		return
+	}
+	d.live.Store(live)
+	select {
+	case d.status <- struct{}{}:
+	default:
+	}
+}
+
 // run calls the handler until halt. Events and gaps are taken in whatever
 // order they become ready: a purge is correct at any moment after the loss
 // it reports, and events handled after it only evict.
@@ -74,16 +99,14 @@ func (d *dispatcher) run() {
 		case <-d.stop:
 			return
 		case <-d.gap:
-			d.handleGap()
+			d.control(true)
+		case <-d.status:
+			d.control(false)
 		case it := <-d.queue:
 			if it.barrier != nil {
 				// A gap signalled before the barrier was queued is
 				// either handled already or still pending here.
-				select {
-				case <-d.gap:
-					d.handleGap()
-				default:
-				}
+				d.control(false)
 				close(it.barrier)
 				continue
 			}
@@ -93,10 +116,49 @@ func (d *dispatcher) run() {
 	}
 }
 
+// control makes the HandleStatus and HandleGap calls that are pending,
+// gapTaken saying that run has already taken a gap signal. A status change
+// to "lost" is reported before the gap, one to "live" after it: the
+// receiver signals a loss status first, and a re-subscription gap first,
+// so whichever signal woke run, a handler never hears "live" before the
+// gap that reports the events missed while it was not.
+func (d *dispatcher) control(gapTaken bool) {
+	if d.sh != nil {
+		select {
+		case <-d.status:
+		default:
+		}
+	}
+	live := d.sh != nil && d.live.Load()
+	changed := d.sh != nil && live != d.reported
+	if changed && !live {
+		d.handleStatus(false)
+	}
+	if !gapTaken {
+		select {
+		case <-d.gap:
+			gapTaken = true
+		default:
+		}
+	}
+	if gapTaken {
+		d.handleGap()
+	}
+	if changed && live {
+		d.handleStatus(true)
+	}
+}
+
 // handleGap counts a HandleGap call and makes it.
 func (d *dispatcher) handleGap() {
 	d.c.gapsTotal.Add(1)
 	d.h.HandleGap()
+}
+
+// handleStatus reports live to the StatusHandler.
+func (d *dispatcher) handleStatus(live bool) {
+	d.reported = live
+	d.sh.HandleStatus(live)
 }
 
 // halt stops run and waits for the handler's last call to return. It is

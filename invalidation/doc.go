@@ -23,14 +23,18 @@
 // Every loss a subscriber can notice is reported by Handler.HandleGap: a
 // lost connection (including Redis closing a subscriber whose output
 // buffer overflowed), a re-established subscription (events published
-// while it was down never reached it), a receive queue overflow, a message
-// that does not decode. The handler answers a gap by purging what it
-// cached, so missed events cannot keep it stale. The losses subscribers
-// cannot notice happen at the publisher, which counts them in
-// Stats.Dropped: its queue overflowing while Redis is slow or unreachable
-// from it (failed sends are retried until then), or Close giving up on
-// unsent events. The other nodes then stay stale at most until their
-// local TTL.
+// while it was down never reached it), a receive queue overflow. The
+// handler answers a gap by purging what it cached, so missed events cannot
+// keep it stale. A Handler that also implements StatusHandler learns when
+// its subscription goes live and when it is lost. A message that does not
+// decode or verify is not a gap: it is dropped and counted, so that
+// whoever can write to the channel cannot make every node purge.
+//
+// The losses subscribers cannot notice happen at the publisher, which
+// counts them in Stats.Dropped: its queue overflowing while Redis is slow
+// or unreachable from it (failed sends are retried until then), or Close
+// giving up on unsent events. The other nodes then stay stale at most
+// until their local TTL.
 //
 // Buses deliver each event to every subscriber, the publisher's own
 // subscription included; handlers skip their own events by comparing
@@ -47,8 +51,32 @@
 //	uvarint origin length (at most MaxOriginLen), then the origin
 //	bytes   key, the rest of the message (1 to MaxKeyLen bytes)
 //
-// A decoder rejects anything else with ErrCorrupt, without panicking; the
-// subscriber counts it in Stats.DecodeErrors and signals a gap.
+// A decoder rejects anything else with ErrCorrupt, without panicking.
+//
+// # Authentication
+//
+// The Redis bus signs that encoding with HMAC-SHA256 under a shared
+// secret (RedisOptions.Keys):
+//
+//	byte     2
+//	byte     key id length, then the key id (Key.ID)
+//	bytes    the event, as above
+//	32 bytes HMAC-SHA256 over a fixed context string, the channel name
+//	         and everything before the MAC
+//
+// The key id lets a deployment rotate keys without downtime: every node
+// verifies with all its keys and signs with the first. A subscriber drops
+// what does not decode (Stats.DecodeErrors) and what is unsigned, signed
+// with an unknown key or wrongly signed (Stats.AuthFailures); neither is a
+// gap. A deployment without keys must say so (RedisOptions.Insecure); it
+// sends the bare encoding, as versions without authentication did (which
+// take a signed message for a corrupt one). Adopting keys therefore takes
+// three rollouts: Insecure alone, Insecure with Keys (signs, accepts
+// anything), Keys alone. Nothing is encrypted: key, version and node id
+// travel in clear (see No tokens). There is no replay protection: an
+// authentic message replayed later only evicts local copies no newer than
+// the version it reported, which costs at most a reload from the source of
+// truth, never a stale read or a purge.
 //
 // # No tokens
 //

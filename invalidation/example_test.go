@@ -2,7 +2,9 @@ package invalidation_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
+	"os"
 
 	"github.com/redis/go-redis/v9"
 
@@ -51,16 +53,26 @@ func ExampleLocal() {
 	// node-b: ignore own deleted of n4bQgYhM
 }
 
-// Each node builds a Redis bus on its go-redis client, subscribes its store
-// and publishes after every successful write. Close the bus before the
-// client.
+// Each node builds a Redis bus on its go-redis client, with the shared
+// message key, subscribes its store and publishes after every successful
+// write. Close the bus before the client.
 func ExampleNewRedis() {
 	ctx := context.Background()
+	// The same 32 random bytes on every node, from a secret store; the id
+	// names the key in messages, so a new key can be phased in.
+	secret, err := hex.DecodeString(os.Getenv("SESSION_BUS_KEY"))
+	if err != nil {
+		panic(err)
+	}
 	client := redis.NewClient(&redis.Options{Addr: "redis.internal:6379"})
 	defer client.Close()
-	bus := invalidation.NewRedis(client, invalidation.RedisOptions{
+	bus, err := invalidation.NewRedis(client, invalidation.RedisOptions{
 		Channel: "myapp:sessions:invalidate",
+		Keys:    []invalidation.Key{{ID: "2025-06", Secret: secret}},
 	})
+	if err != nil {
+		panic(err) // no key, or a key shorter than MinSecretLen
+	}
 	defer bus.Close()
 
 	unsubscribe, err := bus.Subscribe(ctx, evictor{node: "node-a"})

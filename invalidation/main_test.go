@@ -2,6 +2,7 @@ package invalidation_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"testing"
 	"time"
 
@@ -122,16 +123,37 @@ func subscribe(tb testing.TB, bus invalidation.Bus, h invalidation.Handler) (uns
 
 // newRedisBus returns a Redis bus on its own client of srv, as one node
 // would have, closed when the test ends. hooks are added to the client.
+// Unless opts says otherwise, the bus signs with testKey("k1").
 func newRedisBus(tb testing.TB, srv *redistest.Server, opts invalidation.RedisOptions, hooks ...redis.Hook) *invalidation.Redis {
 	tb.Helper()
 	client := srv.NewClient(nil)
 	for _, h := range hooks {
 		client.AddHook(h)
 	}
-	bus := invalidation.NewRedis(client, opts)
-	// Registered after the client's cleanup, so it runs before it.
+	return newRedisBusOn(tb, client, opts)
+}
+
+// newRedisBusOn returns a Redis bus on client, closed when the test ends
+// (before the client if the client's cleanup was registered first). Unless
+// opts says otherwise, the bus signs with testKey("k1").
+func newRedisBusOn(tb testing.TB, client redis.UniversalClient, opts invalidation.RedisOptions) *invalidation.Redis {
+	tb.Helper()
+	if opts.Keys == nil && !opts.Insecure {
+		opts.Keys = []invalidation.Key{testKey("k1")}
+	}
+	bus, err := invalidation.NewRedis(client, opts)
+	if err != nil {
+		tb.Fatalf("NewRedis: %v", err)
+	}
 	tb.Cleanup(func() { _ = bus.Close() })
 	return bus
+}
+
+// testKey returns a key with the given id and a secret derived from it,
+// so that two buses given testKey of one id share the key.
+func testKey(id string) invalidation.Key {
+	secret := sha256.Sum256([]byte("tiersession test secret " + id))
+	return invalidation.Key{ID: id, Secret: secret[:]}
 }
 
 // ev builds an event for key k at version v.

@@ -22,11 +22,34 @@ const (
 	DefaultFlushTimeout = time.Second
 )
 
-// RedisOptions configures NewRedis. The zero value is ready to use.
+// RedisOptions configures NewRedis. Keys (or Insecure) must be set; every
+// other field has a working default.
 type RedisOptions struct {
 	// Channel is the pub/sub channel; every node of one deployment must
 	// use the same one. Default DefaultChannel.
 	Channel string
+	// Keys authenticate messages with HMAC-SHA256. The first key signs
+	// every message the bus publishes; a received message is accepted
+	// only if it is signed by one of Keys, looked up by Key.ID. Others
+	// are dropped and counted in Stats.AuthFailures. The MAC covers the
+	// channel name, so a message cannot be replayed on another channel.
+	//
+	// To rotate from key A to key B without losing invalidations, deploy
+	// Keys [A, B] to every node (all still sign with A, all accept B),
+	// then [B, A] (all sign with B), then [B]. Every node must accept a
+	// key before any node signs with it.
+	//
+	// No default: NewRedis fails without keys unless Insecure is set.
+	Keys []Key
+	// Insecure accepts messages without checking any MAC. It is required
+	// to run without Keys, and then the bus also publishes unsigned
+	// messages. Anyone who can PUBLISH on the channel can then evict
+	// sessions from every node's local tier at will (though never make a
+	// node serve stale or forged data: versions are checked against the
+	// source of truth). With Keys too, the bus signs what it publishes but
+	// still accepts anything that decodes, signed or not: the middle step
+	// of moving a deployment from no keys to keys. Default false.
+	Insecure bool
 	// QueueSize is the publish queue, in events. When the publisher
 	// goroutine falls that far behind (Redis slow or down), Publish drops
 	// events with ErrDropped. Default DefaultQueueSize.
@@ -89,10 +112,14 @@ func (o RedisOptions) withDefaults() RedisOptions {
 // goroutine and handler goroutine. The receive loop reconnects with
 // backoff whenever the connection is lost and calls HandleGap when it
 // notices the loss and again when the subscription is re-established,
-// since anything published in between never reached it.
+// since anything published in between never reached it; a StatusHandler
+// hears HandleStatus(false) and HandleStatus(true) around them. Messages
+// that do not decode or fail authentication (see RedisOptions.Keys) are
+// dropped and counted, never treated as gaps.
 type Redis struct {
 	client redis.UniversalClient
 	opts   RedisOptions
+	keys   *keyring
 	c      counters
 	queue  chan Event
 	stop   chan struct{} // closed by Close: the publisher flushes and exits
@@ -108,30 +135,50 @@ var _ Bus = (*Redis)(nil)
 // NewRedis returns a bus on client and starts its publisher goroutine.
 // client is typically a *redis.Client or *redis.ClusterClient; the bus
 // does not close it. Close the bus before the client.
-func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
+//
+// It fails, starting nothing, when client is nil, when opts has no Keys
+// and Insecure is not set, or when a key is malformed (see Key).
+func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
 	if client == nil {
-		panic("invalidation: NewRedis: nil client")
+		return nil, errors.New("invalidation: NewRedis: nil client")
 	}
 	opts = opts.withDefaults()
+	keys, err := newKeyring(opts.Keys, opts.Insecure, opts.Channel)
+	if err != nil {
+		return nil, err
+	}
+	opts.Keys = keys.keys // the checked copy
 	b := &Redis{
 		client: client,
 		opts:   opts,
+		keys:   keys,
 		queue:  make(chan Event, opts.QueueSize),
 		stop:   make(chan struct{}),
 		subs:   make(map[*redisSub]struct{}),
 	}
 	b.wg.Add(1)
 	go b.publishLoop()
-	return b
+	return b, nil
 }
 
 // Subscribe opens a pub/sub connection for h and returns once Redis has
 // confirmed the subscription. If Redis cannot be reached it keeps trying
-// until ctx ends, then gives up and returns ctx's error; it returns
-// ErrClosed if the bus is closed meanwhile.
+// until ctx ends, then gives up and returns an error wrapping ctx's error
+// (errors.Is(err, context.Canceled)); it returns ErrClosed if the bus is
+// closed meanwhile. Giving up is prompt even when a connection attempt
+// is stuck (an unanswered dial or handshake): that attempt is abandoned
+// to the bus's goroutines, which Close waits for.
+//
+// A caller that must not wait for Redis (a node starting while Redis is
+// down) calls Subscribe from a goroutine of its own, with a context it
+// cancels when it gives up; h can implement StatusHandler to learn when
+// the subscription goes live.
 func (b *Redis) Subscribe(ctx context.Context, h Handler) (func(), error) {
 	if h == nil {
 		return nil, errors.New("invalidation: Subscribe: nil handler")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, wrapSubscribeErr(err)
 	}
 	b.mu.Lock()
 	if b.closed {
@@ -140,6 +187,9 @@ func (b *Redis) Subscribe(ctx context.Context, h Handler) (func(), error) {
 	}
 	s := newRedisSub(b, h)
 	b.subs[s] = struct{}{}
+	// Added under the lock that Close takes before it waits, so Close
+	// always waits for this subscription's goroutines.
+	b.wg.Add(1)
 	b.mu.Unlock()
 	s.start()
 
@@ -152,7 +202,7 @@ func (b *Redis) Subscribe(ctx context.Context, h Handler) (func(), error) {
 	select {
 	case <-s.ready:
 		return unsubscribe, nil
-	case <-s.recvDone: // the bus was closed
+	case <-s.ctx.Done(): // the bus was closed
 		unsubscribe()
 		return nil, ErrClosed
 	case <-ctx.Done():
@@ -163,9 +213,10 @@ func (b *Redis) Subscribe(ctx context.Context, h Handler) (func(), error) {
 
 // Close stops Publish, sends what is still queued (see FlushTimeout), ends
 // every subscription and waits for all of the bus's goroutines, including
-// a pipeline already in flight, which the client's dial, read and write
-// timeouts bound. It is safe to call twice. It does not close the client,
-// and must not be called from a handler.
+// a pipeline or a subscription's connection attempt already in flight,
+// which the client's dial, read and write timeouts bound. It is safe to
+// call twice. It does not close the client, and must not be called from a
+// handler.
 func (b *Redis) Close() error {
 	b.mu.Lock()
 	if b.closed {

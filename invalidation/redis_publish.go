@@ -29,10 +29,11 @@ func (b *Redis) Publish(_ context.Context, e Event) error {
 }
 
 // publisher is the state of the publish goroutine: the batch being sent,
-// the events whose PUBLISH failed and will be sent again, and scratch
-// space for encodings.
+// the events whose PUBLISH failed and will be sent again, the signer and
+// scratch space for the messages.
 type publisher struct {
 	b       *Redis
+	sign    *signer
 	batch   []Event
 	pending []Event
 	buf     []byte
@@ -49,7 +50,7 @@ type publisher struct {
 // published after that purge must still reach it.
 func (b *Redis) publishLoop() {
 	defer b.wg.Done()
-	p := &publisher{b: b, batch: make([]Event, 0, b.opts.BatchSize)}
+	p := &publisher{b: b, sign: b.keys.newSigner(), batch: make([]Event, 0, b.opts.BatchSize)}
 	for {
 		// Once Close has spoken, the rest of the queue is the flush's.
 		select {
@@ -141,7 +142,7 @@ func (p *publisher) send(ctx context.Context, batch, failed []Event) []Event {
 			// Events were validated by Publish, so this cannot fail. A
 			// reallocation of buf leaves earlier payloads in the old array,
 			// which stays alive until the pipeline has written them.
-			buf, _ = e.AppendBinary(buf)
+			buf, _ = p.sign.appendMessage(buf, e)
 			pipe.Publish(ctx, b.opts.Channel, buf[start:len(buf):len(buf)])
 		}
 		return nil

@@ -19,16 +19,25 @@ const (
 )
 
 // redisSub is one subscription of a Redis bus: a go-redis PubSub read by
-// the receive goroutine, which decodes messages into a dispatcher.
+// the receive goroutine, which checks and decodes messages into a
+// dispatcher.
+//
+// Ending a subscription must not wait for go-redis: a PubSub holds its lock
+// through a dial and the handshake that follows, neither of which a
+// cancelled context interrupts once the TCP connection is up, so closing it
+// can block until the client's read timeout. close therefore only cancels
+// and halts the handler; the receive goroutine and a watcher that closes
+// the PubSub finish in the background, counted in the bus's WaitGroup so
+// that Close waits for them.
 type redisSub struct {
 	bus    *Redis
 	d      *dispatcher
+	v      *verifier       // owned by the receive goroutine
 	ctx    context.Context // cancelled by close; aborts dials and backoff
 	cancel context.CancelFunc
 
 	ready     chan struct{} // closed on the first subscription confirmation
 	readyOnce sync.Once
-	recvDone  chan struct{} // closed when the receive goroutine returns
 
 	mu     sync.Mutex // guards ps and closed
 	ps     *redis.PubSub
@@ -39,17 +48,19 @@ type redisSub struct {
 func newRedisSub(b *Redis, h Handler) *redisSub {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &redisSub{
-		bus:      b,
-		d:        newDispatcher(h, &b.c, b.opts.ReceiveQueueSize),
-		ctx:      ctx,
-		cancel:   cancel,
-		ready:    make(chan struct{}),
-		recvDone: make(chan struct{}),
+		bus:    b,
+		d:      newDispatcher(h, &b.c, b.opts.ReceiveQueueSize),
+		v:      b.keys.newVerifier(),
+		ctx:    ctx,
+		cancel: cancel,
+		ready:  make(chan struct{}),
 	}
 }
 
-// start starts both goroutines; the receive goroutine connects, so that
-// Subscribe's caller waits on its own ctx, not on a dial.
+// start starts the handler goroutine and the receive goroutine, which
+// connects, so that Subscribe's caller waits on its own ctx, not on a
+// dial. The caller has added one to the bus's WaitGroup for the receive
+// goroutine.
 func (s *redisSub) start() {
 	go s.d.run()
 	go s.receive()
@@ -77,11 +88,12 @@ func (s *redisSub) renew() *redis.PubSub {
 	return ps
 }
 
-// pubsub returns the current PubSub, or nil once the subscription is closed.
-func (s *redisSub) pubsub() *redis.PubSub {
+// pubsub returns the current PubSub, or nil once the subscription is
+// closed, unless evenClosed.
+func (s *redisSub) pubsub(evenClosed bool) *redis.PubSub {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed && !evenClosed {
 		return nil
 	}
 	return s.ps
@@ -94,7 +106,21 @@ func (s *redisSub) pubsub() *redis.PubSub {
 // the next receive; receive adds backoff between failing attempts and
 // replaces connections that stop answering pings.
 func (s *redisSub) receive() {
-	defer close(s.recvDone)
+	defer s.bus.wg.Done()
+	// The watcher interrupts a blocked read by closing the PubSub once
+	// the subscription ends. It may itself wait for a dial or handshake
+	// in progress to give up; receive waits for it before it reports done.
+	watcherDone := make(chan struct{})
+	go func() {
+		defer close(watcherDone)
+		<-s.ctx.Done()
+		if ps := s.pubsub(true); ps != nil {
+			_ = ps.Close()
+		}
+	}()
+	defer func() { <-watcherDone }()
+	defer s.cancel() // ends the watcher if receive ends first
+
 	var (
 		live, everLive bool
 		pingSent       bool
@@ -103,6 +129,7 @@ func (s *redisSub) receive() {
 	lost := func() {
 		if live {
 			live = false
+			s.d.signalStatus(false)
 			s.d.signalGap()
 		}
 	}
@@ -131,8 +158,11 @@ func (s *redisSub) receive() {
 			if !s.wait(backoff) {
 				return
 			}
-			ps = s.pubsub()
+			ps = s.pubsub(false)
 			continue
+		}
+		if s.ctx.Err() != nil {
+			return // unsubscribed: the handler is gone
 		}
 		pingSent, backoff = false, 0
 		switch m := msg.(type) {
@@ -140,20 +170,24 @@ func (s *redisSub) receive() {
 			if m.Kind != "subscribe" {
 				continue
 			}
+			// A re-subscription is reported as a gap, then as live.
 			if everLive {
 				s.bus.c.reconnects.Add(1)
 				s.d.signalGap()
 			}
 			live, everLive = true, true
+			s.d.signalStatus(true)
 			s.readyOnce.Do(func() { close(s.ready) })
 		case *redis.Message:
-			ev, err := decodeEvent(m.Payload)
-			if err != nil {
+			ev, err := s.v.open(m.Payload)
+			switch {
+			case errors.Is(err, errUnauthenticated):
+				s.bus.c.authFailures.Add(1)
+			case err != nil:
 				s.bus.c.decodeErrors.Add(1)
-				s.d.signalGap()
-				continue
+			default:
+				s.d.offer(ev)
 			}
-			s.d.offer(ev)
 		case *redis.Pong:
 			// The connection is alive; nothing else to do.
 		}
@@ -173,19 +207,14 @@ func (s *redisSub) wait(d time.Duration) bool {
 	}
 }
 
-// close ends the subscription: it closes the connection, which unblocks
-// the receive goroutine, and waits for both goroutines. It is safe to call
+// close ends the subscription and waits for the handler's last call to
+// return, not for the receive goroutine: see redisSub. It is safe to call
 // more than once, but not from the handler.
 func (s *redisSub) close() {
 	s.mu.Lock()
 	s.closed = true
-	ps := s.ps
 	s.mu.Unlock()
 	s.cancel()
-	if ps != nil {
-		_ = ps.Close()
-	}
-	<-s.recvDone
 	s.d.halt()
 }
 
