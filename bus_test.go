@@ -32,6 +32,12 @@ func (x observer) HandleEvent(e invalidation.Event) {
 	x.o.events <- e
 }
 
+func (x observer) HandleStatus(live bool) {
+	if sh, ok := x.h.(invalidation.StatusHandler); ok {
+		sh.HandleStatus(live)
+	}
+}
+
 func (x observer) HandleGap() {
 	x.h.HandleGap()
 	x.o.gaps <- x.o.Stats()
@@ -144,10 +150,12 @@ func TestRedisOutage(t *testing.T) {
 	}
 	buses[1].waitEvent(t, rec.Key, 1)
 
+	purges := b.Stats().BusPurges
 	redis.Stop()
 	buses[1].waitGap(t, "connection lost", func(invalidation.Stats) bool { return true })
-	if st := b.Stats(); st.BusPurges < 1 {
-		t.Fatalf("b handled a gap but purged %d times", st.BusPurges)
+	waitPurges(t, b, purges+1) // at once, or at the end of MinPurgeInterval
+	if b.BusLive() {
+		t.Fatal("b reports its bus live while Redis is down")
 	}
 
 	// Without the bus both nodes keep serving from DynamoDB and their
@@ -167,8 +175,12 @@ func TestRedisOutage(t *testing.T) {
 
 	redis.Restart()
 	buses[1].waitGap(t, "re-subscribed", func(st invalidation.Stats) bool { return st.Reconnects >= 1 })
+	waitPurges(t, b, purges+2)
 	if n := b.Stats().LocalEntries; n != 0 {
 		t.Fatalf("b holds %d entries after re-subscribing; want a purged local tier", n)
+	}
+	if !b.BusLive() {
+		t.Fatal("b reports its bus down after re-subscribing")
 	}
 	get(t, b, rec.Key)
 	rec.Data = []byte("v3 after the outage")
@@ -178,6 +190,20 @@ func TestRedisOutage(t *testing.T) {
 	buses[1].waitEvent(t, rec.Key, 3)
 	if got := get(t, b, rec.Key); got.Version != 3 {
 		t.Fatalf("b reads version %d once events flow again; want 3", got.Version)
+	}
+}
+
+// waitPurges waits until s has purged its local tier n times in all.
+// Purges are rate-limited (tier.Options.MinPurgeInterval), so the one a gap
+// asks for may come up to that interval later.
+func waitPurges(t testing.TB, s *tier.Store, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().BusPurges < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d purges after 10s; want %d", s.Stats().BusPurges, n)
+		}
+		time.Sleep(5 * time.Millisecond) // polling a timer-driven purge
 	}
 }
 

@@ -10,9 +10,11 @@ type counter struct {
 
 // descs holds the descriptors of everything read from a Snapshot.
 type descs struct {
-	counters []counter
-	entries  *prometheus.Desc
-	remote   *prometheus.Desc
+	counters    []counter
+	entries     *prometheus.Desc
+	remote      *prometheus.Desc
+	breakerOpen *prometheus.Desc
+	busLive     *prometheus.Desc
 }
 
 func newDescs(ns string, labels prometheus.Labels) descs {
@@ -36,10 +38,17 @@ func newDescs(ns string, labels prometheus.Labels) descs {
 			c("bus_applied_total", "Received invalidation events that evicted a local copy.", func(s *Snapshot) uint64 { return s.BusApplied }),
 			c("bus_ignored_total", "Received invalidation events ignored (own origin, or not newer).", func(s *Snapshot) uint64 { return s.BusIgnored }),
 			c("bus_dropped_total", "Invalidation events dropped by a full publish queue.", func(s *Snapshot) uint64 { return s.BusDropped }),
-			c("bus_purges_total", "Local tier purges after a gap in the invalidation stream.", func(s *Snapshot) uint64 { return s.BusPurges }),
+			c("bus_purges_total", "Local tier purges after gaps in the invalidation stream (rate-limited).", func(s *Snapshot) uint64 { return s.BusPurges }),
+			c("bus_gaps_total", "Gaps in the invalidation stream: the subscription was lost, came up, or overflowed.", func(s *Snapshot) uint64 { return s.BusGaps }),
+			c("bus_rejected_total", "Bus messages dropped because they did not decode or authenticate.", func(s *Snapshot) uint64 { return s.BusRejected }),
+			c("bus_subscribe_errors_total", "Failed attempts to subscribe to the invalidation bus.", func(s *Snapshot) uint64 { return s.BusSubscribeErrors }),
+			c("loads_rejected_total", "Misses refused because MaxConcurrentLoads remote reads were in flight.", func(s *Snapshot) uint64 { return s.LoadsRejected }),
+			c("breaker_rejected_total", "Misses refused because the circuit breaker on remote reads was open.", func(s *Snapshot) uint64 { return s.BreakerRejected }),
 		},
-		entries: prometheus.NewDesc(prometheus.BuildFQName(ns, "", "local_entries"), "Entries in the local tier.", nil, labels),
-		remote:  prometheus.NewDesc(prometheus.BuildFQName(ns, "", "remote_requests_total"), "Remote requests by operation and result.", []string{"op", "result"}, labels),
+		entries:     prometheus.NewDesc(prometheus.BuildFQName(ns, "", "local_entries"), "Entries in the local tier.", nil, labels),
+		breakerOpen: prometheus.NewDesc(prometheus.BuildFQName(ns, "", "breaker_open"), "1 while the circuit breaker on remote reads is open or half-open.", nil, labels),
+		busLive:     prometheus.NewDesc(prometheus.BuildFQName(ns, "", "bus_connected"), "1 while the invalidation bus subscription is live (only with a bus).", nil, labels),
+		remote:      prometheus.NewDesc(prometheus.BuildFQName(ns, "", "remote_requests_total"), "Remote requests by operation and result.", []string{"op", "result"}, labels),
 	}
 }
 
@@ -49,6 +58,8 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- d.entries
 	ch <- d.remote
+	ch <- d.breakerOpen
+	ch <- d.busLive
 }
 
 func (d *descs) collect(ch chan<- prometheus.Metric, s Snapshot) {
@@ -56,9 +67,21 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s Snapshot) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(&s)))
 	}
 	ch <- prometheus.MustNewConstMetric(d.entries, prometheus.GaugeValue, float64(s.LocalEntries))
+	ch <- prometheus.MustNewConstMetric(d.breakerOpen, prometheus.GaugeValue, gauge(s.BreakerOpen))
+	if s.BusConfigured {
+		ch <- prometheus.MustNewConstMetric(d.busLive, prometheus.GaugeValue, gauge(s.BusLive))
+	}
 	for op := range NumOps {
 		for res := range NumResults {
 			ch <- prometheus.MustNewConstMetric(d.remote, prometheus.CounterValue, float64(s.Remote[op][res]), op.String(), res.String())
 		}
 	}
+}
+
+// gauge is a boolean as a gauge's value.
+func gauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -33,7 +33,14 @@
 //	tiersession_bus_applied_total                received events that evicted a local copy
 //	tiersession_bus_ignored_total                received events ignored (own origin, or not newer)
 //	tiersession_bus_dropped_total                events dropped by a full publish queue
-//	tiersession_bus_purges_total                 local purges after a bus gap
+//	tiersession_bus_purges_total                 local purges after bus gaps (rate-limited)
+//	tiersession_bus_gaps_total                   gaps: the subscription was lost, came up, or overflowed
+//	tiersession_bus_rejected_total               bus messages dropped: undecodable or unauthenticated
+//	tiersession_bus_subscribe_errors_total       failed attempts to subscribe to the bus
+//	tiersession_bus_connected                    1 while the bus subscription is live (gauge, with a bus)
+//	tiersession_loads_rejected_total             misses refused: MaxConcurrentLoads reads in flight
+//	tiersession_breaker_rejected_total           misses refused: circuit breaker on remote reads open
+//	tiersession_breaker_open                     1 while that breaker is open or half-open (gauge)
 //
 // op is one of get, create, put, delete, touch; result one of ok,
 // not_found, conflict, error.

@@ -56,7 +56,22 @@ type Snapshot struct {
 	StaleServed                            uint64
 
 	BusPublished, BusReceived, BusApplied, BusIgnored uint64
-	BusDropped, BusPurges                             uint64
+	BusDropped, BusPurges, BusGaps                    uint64
+	// BusRejected counts bus messages dropped because they did not decode
+	// or did not authenticate.
+	BusRejected uint64
+	// BusSubscribeErrors counts failed attempts to subscribe to the bus.
+	BusSubscribeErrors uint64
+	// LoadsRejected counts misses refused because MaxConcurrentLoads
+	// remote reads were in flight; BreakerRejected those refused because
+	// the circuit breaker on remote reads was open.
+	LoadsRejected, BreakerRejected uint64
+	// BreakerOpen is whether the circuit breaker on remote reads is open
+	// or half-open now (a gauge).
+	BreakerOpen bool
+	// BusConfigured is whether the store has a bus; BusLive whether its
+	// subscription is live now (a gauge, exported only with a bus).
+	BusConfigured, BusLive bool
 }
 
 // RemoteRequests sums Remote over results for op.
@@ -76,7 +91,8 @@ type Options struct {
 	// to tell several stores in one process apart. Default: none.
 	ConstLabels prometheus.Labels
 	// Buckets are the remote latency histogram's bucket bounds in seconds.
-	// Default: 100µs to about 1.6s, doubling.
+	// Default: 100µs to about 6.6s, doubling, so that reads cut off by
+	// tier.Options.LoadTimeout (5s by default) land in a bucket of their own.
 	Buckets []float64
 }
 
@@ -104,7 +120,7 @@ func New(reg prometheus.Registerer, opts Options, snapshot func() Snapshot) (*Co
 		opts.Namespace = "tiersession"
 	}
 	if opts.Buckets == nil {
-		opts.Buckets = prometheus.ExponentialBuckets(100e-6, 2, 15)
+		opts.Buckets = prometheus.ExponentialBuckets(100e-6, 2, 17)
 	}
 	c := &Collector{
 		snapshot: snapshot,

@@ -10,23 +10,46 @@
 // read (singleflight). That read runs detached from the caller that
 // started it, bounded by Options.LoadTimeout, so one caller giving up does
 // not fail the others; every caller still returns when its own context
-// ends. The result is installed locally only if it is newer than what the
-// local tier holds by then, so a slow read never overwrites a newer write;
-// and if the key changed on this node while the read was in flight (a
-// write, a dropped copy, a bus event), the read answers the callers that
-// were waiting but caches nothing, and later misses start a new read.
-// "Not found" is cached for Options.NegativeTTL, so random or forged keys
-// cannot turn into one remote read each.
+// ends. "Not found" is cached for Options.NegativeTTL, so random or forged
+// keys cannot turn into one remote read each.
+//
+// What a remote call brings back goes into the local tier only if nothing
+// changed the key on this node while the call was in flight (a write, a
+// conflict, a dropped copy, a bus event, another read's answer), and only
+// if it is newer than the local copy; otherwise the local copies older
+// than it are dropped. The check and the install are one step under a
+// per-key lock, so no answer the Store gives is ever followed by an older
+// one (see changes.go for the argument).
+//
+// # Overload and failure
+//
+// At most Options.MaxConcurrentLoads remote reads run at once; past that
+// a miss fails fast with ErrUnavailable. After Options.BreakerFailures
+// failed reads in a row a circuit breaker (sony/gobreaker) opens and
+// misses fail fast until a probe succeeds. With Options.StaleIfError, a
+// miss that cannot be answered — remote error, LoadTimeout, open breaker,
+// load limit, or the caller's deadline 90% spent — gets the recent local
+// copy instead, if there is one; each such answer is counted.
 //
 // # Write path
 //
 // Create, Save, Delete, Touch and Update write to the remote first, with a
-// version check; on success the new version goes into the local tier and
-// {key, version} onto the bus. A conflict drops the local copy and returns
-// ErrConflict; Update reloads and retries, a bounded number of times. A
-// write whose outcome is unknown (timeout, server error) drops the local
-// copy and returns the error: it may have been applied, and the next read
-// asks the remote.
+// version check; on success the new version goes into the local tier
+// (under the rule above) and {key, version} onto the bus. A conflict drops
+// the local copy and returns ErrConflict; Update reloads and retries, a
+// bounded number of times. A write whose outcome is unknown (timeout,
+// server error) drops the local copy and returns the error: it may have
+// been applied, and the next read asks the remote.
+//
+// # The bus
+//
+// A Store with a Bus subscribes in the background: New waits at most
+// Options.BusWait, so a node starts while Redis is down. Until the
+// subscription is live the node sees other nodes' writes only through
+// LocalTTL; when it comes up, and after every gap the bus reports, the
+// local tier is purged (at most once per Options.MinPurgeInterval; later
+// gaps are served by one deferred purge). BusLive and the
+// tiersession_bus_connected gauge tell whether the subscription is live.
 //
 // # Guarantees
 //

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
+
 	"github.com/tiersession/tiersession/invalidation"
 	"github.com/tiersession/tiersession/metrics"
 	"github.com/tiersession/tiersession/remote"
@@ -23,29 +25,38 @@ type counters struct {
 	staleServed                            atomic.Uint64
 	busPublished, busReceived              atomic.Uint64
 	busApplied, busIgnored, busPurges      atomic.Uint64
-	busPublishErrors                       atomic.Uint64
+	busPublishErrors, busGaps              atomic.Uint64
+	busSubscribeErrors                     atomic.Uint64
+	loadsRejected, breakerRejected         atomic.Uint64
 }
 
 // Stats returns the Store's counters now.
 func (s *Store) Stats() Stats {
 	ls := s.local.Stats()
 	st := Stats{
-		LocalHits:         ls.Hits,
-		LocalMisses:       ls.Misses,
-		LocalNegativeHits: ls.NegativeHits,
-		LocalEvictions:    ls.Evictions,
-		LocalExpirations:  ls.Expirations,
-		LocalEntries:      ls.Entries,
-		SharedLoads:       s.stats.sharedLoads.Load(),
-		Conflicts:         s.stats.conflicts.Load(),
-		UpdateRetries:     s.stats.updateRetries.Load(),
-		TouchSkipped:      s.stats.touchSkipped.Load(),
-		StaleServed:       s.stats.staleServed.Load(),
-		BusPublished:      s.stats.busPublished.Load(),
-		BusReceived:       s.stats.busReceived.Load(),
-		BusApplied:        s.stats.busApplied.Load(),
-		BusIgnored:        s.stats.busIgnored.Load(),
-		BusPurges:         s.stats.busPurges.Load(),
+		LocalHits:          ls.Hits,
+		LocalMisses:        ls.Misses,
+		LocalNegativeHits:  ls.NegativeHits,
+		LocalEvictions:     ls.Evictions,
+		LocalExpirations:   ls.Expirations,
+		LocalEntries:       ls.Entries,
+		SharedLoads:        s.stats.sharedLoads.Load(),
+		Conflicts:          s.stats.conflicts.Load(),
+		UpdateRetries:      s.stats.updateRetries.Load(),
+		TouchSkipped:       s.stats.touchSkipped.Load(),
+		StaleServed:        s.stats.staleServed.Load(),
+		BusPublished:       s.stats.busPublished.Load(),
+		BusReceived:        s.stats.busReceived.Load(),
+		BusApplied:         s.stats.busApplied.Load(),
+		BusIgnored:         s.stats.busIgnored.Load(),
+		BusPurges:          s.stats.busPurges.Load(),
+		BusGaps:            s.stats.busGaps.Load(),
+		BusSubscribeErrors: s.stats.busSubscribeErrors.Load(),
+		LoadsRejected:      s.stats.loadsRejected.Load(),
+		BreakerRejected:    s.stats.breakerRejected.Load(),
+		BreakerOpen:        s.breaker != nil && s.breaker.State() != gobreaker.StateClosed,
+		BusConfigured:      s.opts.Bus != nil,
+		BusLive:            s.BusLive(),
 	}
 	for op := range metrics.NumOps {
 		for res := range metrics.NumResults {
@@ -53,7 +64,9 @@ func (s *Store) Stats() Stats {
 		}
 	}
 	if b, ok := s.opts.Bus.(interface{ Stats() invalidation.Stats }); ok {
-		st.BusDropped = b.Stats().Dropped
+		bs := b.Stats()
+		st.BusDropped = bs.Dropped
+		st.BusRejected = bs.DecodeErrors + bs.AuthFailures
 	}
 	return st
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tiersession/tiersession/local"
@@ -32,8 +33,15 @@ var (
 	ErrConflict = remote.ErrConflict
 	// ErrTooLarge: the session does not fit in one remote item.
 	ErrTooLarge = remote.ErrTooLarge
-	// ErrInvalid: an empty key, or an expiry not in the future.
+	// ErrInvalid: a key that is empty, too long or not valid UTF-8, or an
+	// expiry not in the future. Refused before any remote request.
 	ErrInvalid = remote.ErrInvalid
+	// ErrUnavailable: the remote failed, timed out (LoadTimeout) or is
+	// overloaded, or the Store refused to ask it (MaxConcurrentLoads, an
+	// open circuit breaker). Nothing was written.
+	ErrUnavailable = remote.ErrUnavailable
+	// ErrCorrupt: a stored item does not decode.
+	ErrCorrupt = remote.ErrCorrupt
 	// ErrUnknownOutcome: a write may or may not have been applied. The
 	// local copy has been dropped, so the next read asks the remote.
 	ErrUnknownOutcome = remote.ErrUnknownOutcome
@@ -55,15 +63,22 @@ type Store struct {
 	flights singleflight.Group
 	changes *changes
 	metrics *metrics.Collector
+	breaker *gobreaker.CircuitBreaker[loaded] // nil: no breaker
+	loading atomic.Int64                      // remote reads in flight
+	purges  purger
 
-	unsubscribe func()
-	closeOnce   sync.Once
-	closed      atomic.Bool
+	bus       busState
+	closeOnce sync.Once
+	closed    atomic.Bool
 
 	stats counters
 }
 
-// New returns a Store over r.
+// New returns a Store over r. With a Bus in opts, New waits up to
+// Options.BusWait for the subscription and then returns whether or not it
+// is live: a node starts while its bus is down, keeps trying in the
+// background, and purges its local tier when the subscription comes up
+// (events published meanwhile were missed).
 func New(r remote.Store, opts Options) (*Store, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: nil remote store", ErrBadOptions)
@@ -87,7 +102,8 @@ func New(r remote.Store, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
-	s := &Store{remote: r, local: lc, opts: opts, changes: newChanges()}
+	s := &Store{remote: r, local: lc, opts: opts, changes: newChanges(), breaker: newBreaker(opts)}
+	s.purges.init(opts.MinPurgeInterval, s.purge)
 	if opts.Registerer != nil {
 		s.metrics, err = metrics.New(opts.Registerer, metrics.Options{ConstLabels: opts.MetricLabels}, s.Stats)
 		if err != nil {
@@ -96,13 +112,7 @@ func New(r remote.Store, opts Options) (*Store, error) {
 		}
 	}
 	if opts.Bus != nil {
-		if err := s.subscribe(); err != nil {
-			if opts.Registerer != nil {
-				opts.Registerer.Unregister(s.metrics)
-			}
-			lc.Close()
-			return nil, err
-		}
+		s.subscribe()
 	}
 	return s, nil
 }
@@ -113,9 +123,8 @@ func New(r remote.Store, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.unsubscribe != nil {
-			s.unsubscribe()
-		}
+		s.bus.stop()
+		s.purges.stop()
 		if s.metrics != nil {
 			s.opts.Registerer.Unregister(s.metrics)
 		}
@@ -156,8 +165,8 @@ type loaded struct {
 // load reads key from the remote on a local miss. Concurrent loads of one
 // key share one remote read.
 func (s *Store) load(ctx context.Context, key string) (Record, bool, error) {
-	if key == "" {
-		return Record{}, false, fmt.Errorf("%w: empty key", ErrInvalid)
+	if err := validKey(key); err != nil {
+		return Record{}, false, err
 	}
 	leader := false
 	ch := s.flights.DoChan(key, func() (any, error) {
@@ -168,60 +177,99 @@ func (s *Store) load(ctx context.Context, key string) (Record, bool, error) {
 		defer cancel()
 		return s.loadShared(lctx, key)
 	})
-	select {
-	case r := <-ch:
-		if r.Shared && !leader {
-			s.stats.sharedLoads.Add(1)
+	early, stop := s.staleDeadline(ctx, key)
+	defer stop()
+	for {
+		select {
+		case r := <-ch:
+			if r.Shared && !leader {
+				s.stats.sharedLoads.Add(1)
+			}
+			if r.Err != nil {
+				return Record{}, false, r.Err
+			}
+			l := r.Val.(loaded)
+			return l.rec, l.found, nil
+		case <-early:
+			// The caller's deadline is about to pass and the remote has
+			// not answered: a recent copy beats an error (StaleIfError).
+			if rec, ok := s.stale(key); ok {
+				return rec, true, nil
+			}
+			early = nil
+		case <-ctx.Done():
+			return Record{}, false, ctx.Err()
 		}
-		if r.Err != nil {
-			return Record{}, false, r.Err
-		}
-		l := r.Val.(loaded)
-		return l.rec, l.found, nil
-	case <-ctx.Done():
-		return Record{}, false, ctx.Err()
 	}
+}
+
+// staleFraction is the part of a caller's remaining time that Get waits
+// for the remote before it serves a stale copy instead (StaleIfError).
+const staleFraction = 0.9
+
+// staleDeadline returns a channel that fires when a caller with ctx has
+// waited staleFraction of its remaining time for a load of key, if
+// StaleIfError is on, ctx has a deadline and a stale copy of key is held;
+// otherwise a nil channel. stop releases its timer.
+func (s *Store) staleDeadline(ctx context.Context, key string) (<-chan time.Time, func()) {
+	if s.opts.StaleIfError <= 0 {
+		return nil, func() {}
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return nil, func() {}
+	}
+	if _, ok := s.local.Stale(key); !ok {
+		return nil, func() {}
+	}
+	t := time.NewTimer(time.Duration(float64(time.Until(dl)) * staleFraction))
+	return t.C, func() { t.Stop() }
+}
+
+// stale returns the local copy of key that StaleIfError allows serving
+// when the remote cannot answer, and counts it.
+func (s *Store) stale(key string) (Record, bool) {
+	if s.opts.StaleIfError <= 0 {
+		return Record{}, false
+	}
+	e, ok := s.local.Stale(key)
+	if !ok {
+		return Record{}, false
+	}
+	s.stats.staleServed.Add(1)
+	return Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, true
 }
 
 // loadShared is the body of one shared load.
 func (s *Store) loadShared(ctx context.Context, key string) (loaded, error) {
+	// The stamp comes first: whatever the remote says below is installed
+	// only if nothing changed key on this node from here on.
+	st := s.changes.stamp(key)
 	// Look again: between this caller's miss and the start of its flight,
 	// an earlier flight for the same key may have finished, or a write on
 	// this node may have installed the record. Either answer is at least as
 	// fresh as what a remote read would give, and costs nothing. Peek, not
 	// Get: this caller's miss is already counted.
-	st := s.changes.stamp(key)
 	if e, res := s.local.Peek(key); res == local.Hit {
 		return loaded{Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, true}, nil
 	} else if res == local.NegativeHit {
 		return loaded{}, nil
 	}
-	start := time.Now()
-	rec, found, err := s.remote.Get(ctx, key)
-	s.observe(metrics.OpGet, start, readResult(found, err))
+	rec, found, err := s.read(ctx, key, false)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// ctx is the flight's own (LoadTimeout), never a caller's: no
+		// caller may mistake this for the end of its own context.
+		err = fmt.Errorf("%w: remote read exceeded LoadTimeout (%v): %v", ErrUnavailable, s.opts.LoadTimeout, err)
+	}
 	if err != nil {
-		if s.opts.StaleIfError > 0 {
-			if e, ok := s.local.Stale(key); ok {
-				s.stats.staleServed.Add(1)
-				return loaded{Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, true}, nil
-			}
+		if rec, ok := s.stale(key); ok {
+			return loaded{rec, true}, nil
 		}
 		return loaded{}, err
 	}
-	if s.changes.since(key, st) {
-		// The key changed on this node while the read was in flight: what
-		// it read may be the version the change made obsolete. Answer the
-		// callers that asked before the change; cache nothing.
-		return loaded{rec, found}, nil
-	}
-	if !found {
-		// Remember the miss briefly. It never hides a live entry that a
-		// concurrent write installed meanwhile (see local.InstallNotFound).
-		s.local.InstallNotFound(key, 0)
-		return loaded{}, nil
-	}
-	// Install only if newer: a write on this node that finished while this
-	// read was in flight holds a higher version and must stay.
-	s.local.Install(key, local.Entry{Data: rec.Data, Version: rec.Version, ExpiresAt: rec.ExpiresAt})
-	return loaded{rec, true}, nil
+	// If the key changed on this node while the read was in flight, what
+	// it read may be the version the change made obsolete: answer the
+	// callers that asked before the change, cache nothing (see changes).
+	s.settleRead(key, st, rec, found)
+	return loaded{rec, found}, nil
 }

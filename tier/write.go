@@ -18,9 +18,10 @@ func (s *Store) Create(ctx context.Context, rec Record) (Record, error) {
 	if s.closed.Load() {
 		return Record{}, ErrClosed
 	}
+	st := s.changes.stamp(rec.Key)
 	start := time.Now()
 	out, err := s.remote.Create(ctx, rec)
-	return s.afterWrite(ctx, metrics.OpCreate, start, rec.Key, out, err, invalidation.Changed)
+	return s.afterWrite(ctx, metrics.OpCreate, start, rec.Key, st, out, err, invalidation.Changed)
 }
 
 // Save writes rec as the next version of the session it was read as:
@@ -31,18 +32,27 @@ func (s *Store) Save(ctx context.Context, rec Record) (Record, error) {
 	if s.closed.Load() {
 		return Record{}, ErrClosed
 	}
+	st := s.changes.stamp(rec.Key)
 	start := time.Now()
 	out, err := s.remote.Put(ctx, rec, rec.Version)
-	return s.afterWrite(ctx, metrics.OpPut, start, rec.Key, out, err, invalidation.Changed)
+	return s.afterWrite(ctx, metrics.OpPut, start, rec.Key, st, out, err, invalidation.Changed)
 }
 
 // Touch moves the session's expiry to expiresAt (never earlier) without
 // changing its data or version. Touch is throttled: when the local copy
 // already expires within TouchInterval of expiresAt, it returns that copy
 // and writes nothing, so a busy session is not written on every request.
+// A key or an expiry the remote would refuse (ErrInvalid) is refused
+// whether or not the copy is local.
 func (s *Store) Touch(ctx context.Context, key string, expiresAt time.Time) (Record, error) {
 	if s.closed.Load() {
 		return Record{}, ErrClosed
+	}
+	if err := validKey(key); err != nil {
+		return Record{}, err
+	}
+	if !expiresAt.After(s.now()) {
+		return Record{}, fmt.Errorf("%w: expiry %v is not in the future", ErrInvalid, expiresAt)
 	}
 	if s.opts.TouchInterval > 0 {
 		if e, res := s.local.Get(key); res == local.Hit && !e.ExpiresAt.Before(expiresAt.Add(-s.opts.TouchInterval)) {
@@ -50,13 +60,23 @@ func (s *Store) Touch(ctx context.Context, key string, expiresAt time.Time) (Rec
 			return Record{Key: key, Data: e.Data, Version: e.Version, ExpiresAt: e.ExpiresAt}, nil
 		}
 	}
+	st := s.changes.stamp(key)
 	start := time.Now()
 	out, err := s.remote.Touch(ctx, key, expiresAt)
-	return s.afterWrite(ctx, metrics.OpTouch, start, key, out, err, invalidation.Touched)
+	return s.afterWrite(ctx, metrics.OpTouch, start, key, st, out, err, invalidation.Touched)
 }
 
-// afterWrite settles the local tier and the bus after a remote write.
-func (s *Store) afterWrite(ctx context.Context, op metrics.Op, start time.Time, key string, out Record, err error, kind invalidation.Kind) (Record, error) {
+// now is the Store's clock for validating arguments.
+func (s *Store) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
+}
+
+// afterWrite settles the local tier and the bus after a remote write; st
+// is the change stamp taken before the write was sent.
+func (s *Store) afterWrite(ctx context.Context, op metrics.Op, start time.Time, key string, st stamp, out Record, err error, kind invalidation.Kind) (Record, error) {
 	if isArgumentError(err) {
 		return Record{}, err // refused before any request: nothing changed
 	}
@@ -67,12 +87,19 @@ func (s *Store) afterWrite(ctx context.Context, op metrics.Op, start time.Time, 
 		if errors.Is(err, ErrConflict) {
 			s.stats.conflicts.Add(1)
 		}
-		s.local.Remove(key)
-		s.changed(key)
+		s.change(key, func() { s.local.Remove(key) })
 		return Record{}, err
 	}
-	s.local.Install(key, local.Entry{Data: out.Data, Version: out.Version, ExpiresAt: out.ExpiresAt})
-	s.changed(key)
+	// A Touch keeps the version, so copies of that very version are older
+	// (earlier expiry) than what it wrote.
+	below := out.Version
+	if kind == invalidation.Touched {
+		below++
+	}
+	e := local.Entry{Data: out.Data, Version: out.Version, ExpiresAt: out.ExpiresAt}
+	s.settle(key, st,
+		func() { s.local.Install(key, e) },
+		func() { s.local.RemoveIfOlder(key, below) })
 	s.publish(ctx, invalidation.Event{Key: key, Version: out.Version, Kind: kind})
 	return out, nil
 }
@@ -90,6 +117,7 @@ func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
+	st := s.changes.stamp(key)
 	// The deleted version is the floor below which a read still in flight
 	// must not bring the record back: the caller's, or else the cached one.
 	floor := version
@@ -102,15 +130,22 @@ func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
 		return err
 	}
 	s.observe(metrics.OpDelete, start, writeResult(err))
-	s.local.Remove(key)
-	s.changed(key)
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			s.stats.conflicts.Add(1)
 		}
+		s.change(key, func() { s.local.Remove(key) })
 		return err
 	}
-	s.local.InstallNotFound(key, floor)
+	// Remember the absence only if nothing else changed the key since the
+	// delete was sent: a Create that landed after it would otherwise be
+	// hidden for NegativeTTL.
+	s.settle(key, st,
+		func() {
+			s.local.Remove(key)
+			s.local.InstallNotFound(key, floor)
+		},
+		func() { s.local.Remove(key) })
 	s.publish(ctx, invalidation.Event{Key: key, Version: floor, Kind: invalidation.Deleted})
 	return nil
 }
@@ -121,6 +156,13 @@ func (s *Store) Delete(ctx context.Context, key string, version uint64) error {
 // record and may change Data and ExpiresAt; Key and Version are restored
 // from the record read. fn may run more than once. An error from fn ends
 // Update with that error.
+//
+// Errors: ErrNotFound when there is no live session (at the first read or
+// at a reload); ErrConflict, wrapped, when every attempt conflicted;
+// ErrUnknownOutcome when the last write may or may not have been applied;
+// ErrUnavailable, ErrCorrupt or a context error from a read or a write;
+// ErrInvalid or ErrTooLarge for a bad key, expiry or record; ErrClosed;
+// or fn's own error.
 func (s *Store) Update(ctx context.Context, key string, fn func(Record) (Record, error)) (Record, error) {
 	cur, found, err := s.Get(ctx, key)
 	for attempt := 0; ; attempt++ {
@@ -131,17 +173,17 @@ func (s *Store) Update(ctx context.Context, key string, fn func(Record) (Record,
 			return Record{}, ErrNotFound
 		}
 		cur.Data = append([]byte(nil), cur.Data...)
-		next, err := fn(cur)
-		if err != nil {
-			return Record{}, err
+		next, fnErr := fn(cur)
+		if fnErr != nil {
+			return Record{}, fnErr
 		}
 		next.Key, next.Version = cur.Key, cur.Version
-		out, err := s.Save(ctx, next)
-		if err == nil || !errors.Is(err, ErrConflict) {
-			return out, err
+		out, saveErr := s.Save(ctx, next)
+		if saveErr == nil || !errors.Is(saveErr, ErrConflict) {
+			return out, saveErr
 		}
 		if attempt >= s.opts.MaxUpdateRetries {
-			return Record{}, fmt.Errorf("tier: update gave up after %d attempts: %w", attempt+1, err)
+			return Record{}, fmt.Errorf("tier: update gave up after %d attempts: %w", attempt+1, saveErr)
 		}
 		s.stats.updateRetries.Add(1)
 		cur, found, err = s.reload(ctx, key)
@@ -151,18 +193,23 @@ func (s *Store) Update(ctx context.Context, key string, fn func(Record) (Record,
 // reload reads key after a version conflict. Where the remote offers it,
 // the read is strongly consistent: an eventually consistent read may return
 // the very version that just conflicted, and the retry would conflict
-// again. What it finds is installed locally, if newer.
+// again. What it finds is settled like a shared load's answer.
 func (s *Store) reload(ctx context.Context, key string) (Record, bool, error) {
-	cg, ok := s.remote.(remote.ConsistentGetter)
-	if !ok {
+	if s.closed.Load() {
+		return Record{}, false, ErrClosed
+	}
+	if _, ok := s.remote.(remote.ConsistentGetter); !ok {
 		return s.Get(ctx, key)
 	}
-	start := time.Now()
-	rec, found, err := cg.GetConsistent(ctx, key)
-	s.observe(metrics.OpGet, start, readResult(found, err))
-	if err != nil || !found {
+	st := s.changes.stamp(key)
+	rec, found, err := s.read(ctx, key, true)
+	if err != nil {
 		return Record{}, false, err
 	}
-	s.local.Install(key, local.Entry{Data: rec.Data, Version: rec.Version, ExpiresAt: rec.ExpiresAt})
+	if !found {
+		s.settleRead(key, st, Record{}, false)
+		return Record{}, false, nil
+	}
+	s.settleRead(key, st, rec, true)
 	return rec, true, nil
 }
