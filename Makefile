@@ -4,7 +4,9 @@
 
 GO ?= go
 
-.PHONY: test deps bench microbench
+STATICCHECK_VERSION = v0.8.2
+
+.PHONY: test deps lint bench microbench
 
 ## test: install the pinned DynamoDB emulator, show which implementations
 ## the remote conformance suite ran against, then run every test under -race.
@@ -12,6 +14,15 @@ test: deps
 	@echo "remote conformance suite:"
 	@$(GO) test -count=1 -run '^TestConformance' -v ./remote/ | grep -E -- '^ *--- (PASS|FAIL|SKIP): TestConformance[A-Za-z]+/[a-z]+ ' || { echo "conformance suite failed"; exit 1; }
 	$(GO) test -race -count=1 ./...
+	@echo "linearizability checks at GOMAXPROCS 1, 2 and 4:"
+	$(GO) test -race -count=1 -cpu 1,2,4 -run 'Linearizable' ./tier/ ./remote/
+
+## lint: go vet and staticcheck (installed at the pinned version), failing
+## on any finding.
+lint:
+	$(GO) vet ./...
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	"$$($(GO) env GOPATH)/bin/staticcheck" ./...
 
 ## deps: the npm-pinned dynalite (tools/dynalite/package-lock.json).
 deps:
