@@ -134,29 +134,38 @@ func TestReloadInstallsNothingAfterAChange(t *testing.T) {
 	}
 }
 
+// heldSave creates v1 on a Store and starts a Save of v2 whose answer is
+// held: it returns once v2 is in the remote and the Save has not settled.
+// The Save's error arrives on saved after hold.release is closed.
+func heldSave(t *testing.T) (s *tier.Store, hold *holdOnce, v1 tier.Record, saved <-chan error) {
+	t.Helper()
+	f := newFixture()
+	hold = newHoldOnce()
+	s = f.store(t, heldPuts{f.remote, hold}, tier.Options{})
+	v1, err := s.Create(f.ctx, f.record(t, "v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		v2 := v1
+		v2.Data = []byte("v2")
+		_, err := s.Save(f.ctx, v2)
+		done <- err
+	}()
+	<-hold.held
+	return s, hold, v1, done
+}
+
 // TestWriteInstallsNothingAfterAChange is the write path of issue 8.2: a
 // Save of v2 has landed but its answer is held; meanwhile this node writes
 // v3 and a stale write conflicts, dropping v3. When the held Save
 // resumes it must not install v2.
 func TestWriteInstallsNothingAfterAChange(t *testing.T) {
-	f := newFixture()
-	hold := newHoldOnce()
-	s := f.store(t, heldPuts{f.remote, hold}, tier.Options{})
-	v1, err := s.Create(f.ctx, f.record(t, "v1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := make(chan error, 1)
-	go func() {
-		v2 := v1
-		v2.Data = []byte("v2")
-		_, err := s.Save(f.ctx, v2)
-		saved <- err
-	}()
-	<-hold.held // v2 is in the remote; the Save has not installed it
+	s, hold, v1, saved := heldSave(t)
 	v3 := v1
 	v3.Version, v3.Data = 2, []byte("v3")
-	if out, err := s.Save(f.ctx, v3); err != nil || out.Version != 3 {
+	if out, err := s.Save(t.Context(), v3); err != nil || out.Version != 3 {
 		t.Fatalf("Save v2→v3 = %+v, %v", out, err)
 	}
 	conflictingSave(t, s, v1, 1) // drops v3 from the local tier
@@ -174,21 +183,7 @@ func TestWriteInstallsNothingAfterAChange(t *testing.T) {
 // older than that, or this node would keep serving v1 after acknowledging
 // v2.
 func TestWriteAfterChangeDropsOlderCopy(t *testing.T) {
-	f := newFixture()
-	hold := newHoldOnce()
-	s := f.store(t, heldPuts{f.remote, hold}, tier.Options{})
-	v1, err := s.Create(f.ctx, f.record(t, "v1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := make(chan error, 1)
-	go func() {
-		v2 := v1
-		v2.Data = []byte("v2")
-		_, err := s.Save(f.ctx, v2)
-		saved <- err
-	}()
-	<-hold.held
+	s, hold, v1, saved := heldSave(t)
 	// A change of the key while the write is in flight that leaves the
 	// cached v1 in place: an invalidation for version 1.
 	s.Invalidate(v1.Key, 1)
