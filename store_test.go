@@ -40,6 +40,9 @@ type table struct {
 	clock  *remotetest.Clock
 }
 
+// newTable makes a fresh table on dynamotest.Endpoint's server: dynalite,
+// or DynamoDB Local with DYNAMOTEST_SERVER=dynamodblocal (make test runs
+// this package on both).
 func newTable(t testing.TB) *table {
 	t.Helper()
 	client, faults := dynamotest.NewFaultClient(t, dynamotest.Endpoint(t))

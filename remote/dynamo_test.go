@@ -3,7 +3,6 @@ package remote_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -21,14 +20,20 @@ import (
 	"github.com/tiersession/tiersession/remote/remotetest"
 )
 
-// TestMain stops the shared dynalite when the tests end.
+// TestMain stops the shared emulators when the tests end.
 func TestMain(m *testing.M) { dynamotest.Run(m) }
 
 func TestConformanceDynamo(t *testing.T) {
-	remotetest.Run(t, remotetest.Harness{
-		Name: "dynalite",
+	remotetest.Run(t, dynamoHarness("dynalite", dynamotest.Endpoint))
+}
+
+// dynamoHarness runs the conformance suite on fresh tables of the server
+// endpoint returns.
+func dynamoHarness(name string, endpoint func(testing.TB) string) remotetest.Harness {
+	return remotetest.Harness{
+		Name: name,
 		New: func(t testing.TB, now func() time.Time) remotetest.Target {
-			f := newFixture(t, remote.DynamoOptions{Now: now})
+			f := newFixtureAt(t, endpoint(t), remote.DynamoOptions{Now: now})
 			return remotetest.Target{
 				Store: f.store,
 				Corrupt: func(t testing.TB, key string) {
@@ -43,11 +48,12 @@ func TestConformanceDynamo(t *testing.T) {
 				Requests:         f.faults.Requests,
 			}
 		},
-	})
+	}
 }
 
-// fixture is a Dynamo store on a fresh table of the shared dynalite, behind
-// a FaultTransport, plus a plain client for raw item access.
+// fixture is a Dynamo store on a fresh table of a shared server (dynalite
+// unless said otherwise), behind a FaultTransport, plus a plain client for
+// raw item access.
 type fixture struct {
 	admin  *dynamodb.Client
 	faults *dynamotest.FaultTransport
@@ -65,7 +71,12 @@ const fixtureAttempts = 4
 // would otherwise wait about a second each), and logs every call in f.calls.
 func newFixture(t testing.TB, opts remote.DynamoOptions) *fixture {
 	t.Helper()
-	endpoint := dynamotest.Endpoint(t)
+	return newFixtureAt(t, dynamotest.Endpoint(t), opts)
+}
+
+// newFixtureAt is newFixture on the server at endpoint.
+func newFixtureAt(t testing.TB, endpoint string, opts remote.DynamoOptions) *fixture {
+	t.Helper()
 	f := &fixture{admin: dynamotest.NewClient(t, endpoint), calls: new(callLog)}
 	f.table = dynamotest.NewTable(t, f.admin)
 	var client *dynamodb.Client
@@ -249,6 +260,7 @@ func TestDynamoConsistentRead(t *testing.T) {
 	})
 }
 
-// dynaliteRuns reports whether the tests run against the dynalite started
-// by dynamotest rather than a server named by DYNAMODB_ENDPOINT.
-func dynaliteRuns() bool { return os.Getenv(dynamotest.EndpointEnv) == "" }
+// dynaliteRuns reports whether dynamotest.Endpoint is the dynalite started
+// by dynamotest rather than DynamoDB Local (DYNAMOTEST_SERVER) or a server
+// named by DYNAMODB_ENDPOINT.
+func dynaliteRuns() bool { return dynamotest.Server() == dynamotest.Dynalite }

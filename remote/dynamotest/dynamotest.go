@@ -1,8 +1,16 @@
-// Package dynamotest runs tests against a real DynamoDB-compatible server:
-// dynalite, pinned in tools/dynalite, started once per test binary on a
-// free loopback port.
+// Package dynamotest runs tests against real DynamoDB-compatible servers,
+// each pinned in tools/ and started once per test binary, on first use, on
+// a free loopback port:
 //
-// A test package wires it in its TestMain, so the server stops when the
+//   - dynalite (tools/dynalite, on Node.js): Endpoint and
+//     AsyncTablesEndpoint. It starts in well under a second, but ignores
+//     ReturnValuesOnConditionCheckFailure and lacks the TTL API and
+//     global secondary indexes.
+//   - AWS's DynamoDB Local (tools/dynamodb-local, on Java 17):
+//     LocalEndpoint, for what dynalite cannot show. Its JVM takes a few
+//     seconds to start.
+//
+// A test package wires it in its TestMain, so the servers stop when the
 // tests end:
 //
 //	func TestMain(m *testing.M) { dynamotest.Run(m) }
@@ -14,20 +22,24 @@
 //		...
 //	}
 //
-// Setting DYNAMODB_ENDPOINT (for example to a DynamoDB Local) uses that
-// server instead and starts nothing. Without node or the installed
-// dynalite, tests skip with the command to install it; under CI=true they
-// fail instead.
+// DYNAMOTEST_SERVER=dynamodblocal makes Endpoint start DynamoDB Local
+// instead of dynalite, so a whole test run can use it. Setting
+// DYNAMODB_ENDPOINT uses that server for Endpoint and AsyncTablesEndpoint
+// and starts nothing; DYNAMODB_LOCAL_ENDPOINT does the same for
+// LocalEndpoint. Without an emulator or its runtime (node, java), tests
+// skip with the command to install it; under CI=true they fail instead.
+// The servers run in their own process groups, killed by Stop and, on
+// Linux, by the kernel if the test binary dies first.
 //
 // FaultTransport, through NewFaultClient, sits between the client and the
 // server to count requests and to inject lost responses, server errors and
 // throttling into item writes.
 //
-// DynamoDB creates and deletes tables asynchronously. Endpoint's dynalite
-// makes tables ready at once, for speed; AsyncTablesEndpoint's keeps them
-// CREATING and DELETING for a while, as DynamoDB does, for tests of code
-// that must wait on a table's status. DeleteTable deletes a table in any
-// state and waits until it is gone.
+// DynamoDB creates and deletes tables asynchronously. Endpoint's and
+// LocalEndpoint's servers make tables ready at once, for speed;
+// AsyncTablesEndpoint's keeps them CREATING and DELETING for a while, as
+// DynamoDB does, for tests of code that must wait on a table's status.
+// DeleteTable deletes a table in any state and waits until it is gone.
 package dynamotest
 
 import (
@@ -52,32 +64,64 @@ import (
 )
 
 // EndpointEnv names the environment variable that points the tests at an
-// already running server instead of a dynalite started here.
+// already running server instead of an emulator started here.
 const EndpointEnv = "DYNAMODB_ENDPOINT"
 
-// Run runs the tests, then stops the shared dynalite (if one was started)
-// and waits for it to exit. It returns m.Run's exit code; call it from
-// TestMain, which may return that code or pass it to os.Exit.
+// ServerEnv names the environment variable that chooses the emulator
+// Endpoint starts: Dynalite (the default, also when empty) or
+// DynamoDBLocal. It lets a whole test run use DynamoDB Local:
+//
+//	DYNAMOTEST_SERVER=dynamodblocal go test ./...
+const ServerEnv = "DYNAMOTEST_SERVER"
+
+// The emulators ServerEnv chooses from.
+const (
+	Dynalite      = "dynalite"
+	DynamoDBLocal = "dynamodblocal"
+)
+
+// Run runs the tests, then stops the shared emulators (those that were
+// started) and waits for them to exit. It returns m.Run's exit code; call
+// it from TestMain, which may return that code or pass it to os.Exit.
 func Run(m *testing.M) int {
 	code := m.Run()
 	Stop()
 	return code
 }
 
+// Server names the server Endpoint reaches: Dynalite or DynamoDBLocal as
+// ServerEnv says, or "" when DYNAMODB_ENDPOINT names a server of unknown
+// kind. Tests use it to expect an emulator's known gaps.
+func Server() string {
+	if os.Getenv(EndpointEnv) != "" {
+		return ""
+	}
+	if s := os.Getenv(ServerEnv); s != "" {
+		return s
+	}
+	return Dynalite
+}
+
 // Endpoint returns the URL of the DynamoDB-compatible server for this test
-// process: DYNAMODB_ENDPOINT if set, otherwise a dynalite started on first
-// use and shared by every test of the binary. Without node or dynalite it
+// process: DYNAMODB_ENDPOINT if set, otherwise the emulator ServerEnv
+// chooses, started on first use and shared by every test of the binary:
+// a dynalite by default, LocalEndpoint's DynamoDB Local with
+// DYNAMOTEST_SERVER=dynamodblocal. Without the emulator or its runtime it
 // skips tb, or fails it when CI is true.
 func Endpoint(tb testing.TB) string {
 	tb.Helper()
 	if ep := os.Getenv(EndpointEnv); ep != "" {
 		return ep
 	}
-	ep, err := shared.endpointOrErr()
-	if err != nil {
-		unavailable(tb, err)
+	switch server := Server(); server {
+	case Dynalite:
+	case DynamoDBLocal:
+		return LocalEndpoint(tb)
+	default:
+		tb.Fatalf("dynamotest: %s=%q; want %q or %q", ServerEnv, server, Dynalite, DynamoDBLocal)
+		return ""
 	}
-	return ep
+	return shared.endpointFor(tb)
 }
 
 // TableDelay is how long tables of the AsyncTablesEndpoint server stay
@@ -89,17 +133,14 @@ const TableDelay = 250 * time.Millisecond
 // deleted asynchronously (they stay CREATING or DELETING for TableDelay),
 // where Endpoint's are ready at once. Code that does not wait on the table
 // status fails against it every time, not once in a while.
-// DYNAMODB_ENDPOINT, if set, replaces it too.
+// DYNAMODB_ENDPOINT, if set, replaces it too; DYNAMOTEST_SERVER does not
+// (DynamoDB Local makes tables ACTIVE at once).
 func AsyncTablesEndpoint(tb testing.TB) string {
 	tb.Helper()
 	if ep := os.Getenv(EndpointEnv); ep != "" {
 		return ep
 	}
-	ep, err := sharedAsync.endpointOrErr()
-	if err != nil {
-		unavailable(tb, err)
-	}
-	return ep
+	return sharedAsync.endpointFor(tb)
 }
 
 // unavailable ends tb for a server that could not be had: a skip when the

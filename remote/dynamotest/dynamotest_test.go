@@ -15,13 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// orphanEnv makes the test binary start a dynalite, print its pid and exit
-// without stopping it: the Pdeathsig test's child.
+// orphanEnv makes the test binary start the emulator it names (Dynalite
+// or DynamoDBLocal), print its pid and exit without stopping it: the
+// Pdeathsig test's child.
 const orphanEnv = "DYNAMOTEST_ORPHAN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(orphanEnv) == "1" {
-		s, err := startDynalite(0)
+	if name := os.Getenv(orphanEnv); name != "" {
+		s, err := emulators[name].start()
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(2)
@@ -32,14 +33,48 @@ func TestMain(m *testing.M) {
 	Run(m)
 }
 
-// needDynalite skips or fails like Endpoint when dynalite cannot run here,
-// and skips when DYNAMODB_ENDPOINT replaces it.
-func needDynalite(t *testing.T) {
+// emulator is one of the emulators this package starts, for tests that
+// run on each.
+type emulator struct {
+	name      string
+	start     func() (*server, error)
+	installed func() error // nil, or why start cannot work here
+	env       string       // the variable that replaces its shared server
+}
+
+var emulators = map[string]emulator{
+	Dynalite: {
+		name:      Dynalite,
+		start:     func() (*server, error) { return startDynalite(0) },
+		installed: func() error { _, err := dynaliteBin(); return err },
+		env:       EndpointEnv,
+	},
+	DynamoDBLocal: {
+		name:      DynamoDBLocal,
+		start:     startLocal,
+		installed: func() error { _, _, err := localFiles(); return err },
+		env:       LocalEndpointEnv,
+	},
+}
+
+// need skips or fails t like the emulator's shared endpoint when it is not
+// installed, and skips t when an environment variable replaces it (the
+// user chose not to run it here). It starts nothing.
+func (e emulator) need(t *testing.T) {
 	t.Helper()
-	if os.Getenv(EndpointEnv) != "" {
-		t.Skipf("%s is set: dynalite is not started", EndpointEnv)
+	if os.Getenv(e.env) != "" {
+		t.Skipf("%s is set: %s is not started", e.env, e.name)
 	}
-	Endpoint(t)
+	if err := e.installed(); err != nil {
+		unavailable(t, err)
+	}
+}
+
+// forEachEmulator runs f as a subtest per emulator.
+func forEachEmulator(t *testing.T, f func(t *testing.T, e emulator)) {
+	for _, name := range []string{Dynalite, DynamoDBLocal} {
+		t.Run(name, func(t *testing.T) { f(t, emulators[name]) })
+	}
 }
 
 // recordingTB notes Skipf and Fatalf instead of ending the test.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,67 +12,83 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
-// This file starts and stops the dynalite processes shared by one test
-// binary.
+// This file starts and stops the emulator processes shared by one test
+// binary: dynalite (this file) and DynamoDB Local (local.go).
 
 const (
-	// startTimeout bounds how long a started dynalite may take to accept
-	// connections (node starts in well under a second).
-	startTimeout = 20 * time.Second
+	// startTimeout bounds how long a started emulator may take to answer
+	// HTTP (node starts in well under a second, a JVM in a few).
+	startTimeout = 60 * time.Second
 	// portAttempts is how many free ports are tried: the port is picked by
 	// binding :0 and closing, so another process may take it in between.
 	portAttempts = 3
-	// outputTail is how much of dynalite's output is kept for error
+	// outputTail is how much of an emulator's output is kept for error
 	// messages.
 	outputTail = 8 << 10
 )
 
 // installHint says how to get the pinned dynalite; it ends every message
-// about a missing emulator.
+// about a missing dynalite.
 const installHint = "install the pinned dynalite with `npm ci --prefix tools/dynalite` " +
 	"(what `make test` runs), or set DYNAMODB_ENDPOINT to a running DynamoDB-compatible server"
 
-// errMissing marks a failure to find node or dynalite: tests skip on it,
-// except under CI where they fail.
+// errMissing marks a failure to find an emulator or its runtime: tests
+// skip on it, except under CI where they fail.
 var errMissing = errors.New("dynamotest: DynamoDB emulator not available")
 
-// sharedServer is one process-wide dynalite, started on first use. mu
-// guards every field but tableDelay.
+// sharedServer is one process-wide emulator, started on first use. mu
+// guards every field but name and start.
 type sharedServer struct {
-	tableDelay time.Duration // how long tables stay CREATING and DELETING
-	mu         sync.Mutex
-	started    bool // start was attempted
-	stopped    bool // Stop ran
-	endpoint   string
-	err        error
-	srv        *server
+	name     string                  // for messages
+	start    func() (*server, error) // starts the emulator
+	mu       sync.Mutex
+	started  bool // start was attempted
+	stopped  bool // Stop ran
+	endpoint string
+	err      error
+	srv      *server
 }
 
 var (
-	// shared is the server of Endpoint, whose tables are ready at once.
-	shared = &sharedServer{}
-	// sharedAsync is the server of AsyncTablesEndpoint.
-	sharedAsync = &sharedServer{tableDelay: TableDelay}
+	// shared is the dynalite of Endpoint, whose tables are ready at once.
+	shared = &sharedServer{name: "dynalite", start: func() (*server, error) { return startDynalite(0) }}
+	// sharedAsync is the dynalite of AsyncTablesEndpoint.
+	sharedAsync = &sharedServer{name: "dynalite", start: func() (*server, error) { return startDynalite(TableDelay) }}
+	// sharedLocal is the DynamoDB Local of LocalEndpoint.
+	sharedLocal = &sharedServer{name: "DynamoDB Local", start: startLocal}
 )
 
 // endpointOrErr starts the server on first use and returns its endpoint.
+// Concurrent first callers wait for the one start.
 func (s *sharedServer) endpointOrErr() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {
-		return "", errors.New("dynamotest: the shared dynalite was stopped (Stop or Run already ran)")
+		return "", fmt.Errorf("dynamotest: the shared %s was stopped (Stop or Run already ran)", s.name)
 	}
 	if !s.started {
 		s.started = true
-		s.srv, s.err = startDynalite(s.tableDelay)
+		s.srv, s.err = s.start()
 		if s.err == nil {
 			s.endpoint = s.srv.endpoint
 		}
 	}
 	return s.endpoint, s.err
+}
+
+// endpointFor is endpointOrErr for a test: it skips or fails tb when the
+// server cannot be had (see unavailable).
+func (s *sharedServer) endpointFor(tb testing.TB) string {
+	tb.Helper()
+	ep, err := s.endpointOrErr()
+	if err != nil {
+		unavailable(tb, err)
+	}
+	return ep
 }
 
 // stop stops the server, if one was started, and waits for it to exit.
@@ -85,16 +102,18 @@ func (s *sharedServer) stop() {
 	}
 }
 
-// Stop stops the shared dynalites, if this process started any, and waits
-// for them to exit. Endpoint and AsyncTablesEndpoint fail after Stop. Safe
-// to call more than once; Run calls it.
+// Stop stops the shared emulators, if this process started any, and waits
+// for them to exit. Endpoint, AsyncTablesEndpoint and LocalEndpoint fail
+// after Stop. Safe to call more than once; Run calls it.
 func Stop() {
 	shared.stop()
 	sharedAsync.stop()
+	sharedLocal.stop()
 }
 
-// server is one running dynalite process.
+// server is one running emulator process.
 type server struct {
+	name     string // for messages
 	endpoint string
 	pid      int
 	done     chan struct{} // closed once the process has exited
@@ -106,24 +125,45 @@ type server struct {
 // loopback port. Its tables stay CREATING after CreateTable and DELETING
 // after DeleteTable for tableDelay.
 func startDynalite(tableDelay time.Duration) (*server, error) {
-	if _, err := exec.LookPath("node"); err != nil {
-		return nil, fmt.Errorf("%w: node is not in PATH; install Node.js, then %s", errMissing, installHint)
-	}
-	root, err := moduleRoot()
+	bin, err := dynaliteBin()
 	if err != nil {
 		return nil, err
 	}
+	ms := strconv.FormatInt(tableDelay.Milliseconds(), 10)
+	return startOnFreePort(func(port int) (*server, error) {
+		return launch("dynalite", exec.Command(bin,
+			"--host", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--createTableMs", ms, "--deleteTableMs", ms, "--updateTableMs", ms), port)
+	})
+}
+
+// dynaliteBin returns the path of the pinned dynalite's executable, or an
+// errMissing error saying how to install what is missing.
+func dynaliteBin() (string, error) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", fmt.Errorf("%w: node is not in PATH; install Node.js, then %s", errMissing, installHint)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(root, "tools", "dynalite", "node_modules", ".bin", "dynalite")
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("%w: %s not found; %s", errMissing, bin, installHint)
+		return "", fmt.Errorf("%w: %s not found; %s", errMissing, bin, installHint)
 	}
+	return bin, nil
+}
+
+// startOnFreePort calls launch with free loopback ports until one start
+// succeeds, at most portAttempts times.
+func startOnFreePort(launch func(port int) (*server, error)) (*server, error) {
 	var lastErr error
 	for range portAttempts {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		s, err := launch(bin, port, tableDelay)
+		s, err := launch(port)
 		if err == nil {
 			return s, nil
 		}
@@ -132,14 +172,12 @@ func startDynalite(tableDelay time.Duration) (*server, error) {
 	return nil, lastErr
 }
 
-// launch starts dynalite on port and waits until it accepts connections.
-func launch(bin string, port int, tableDelay time.Duration) (*server, error) {
+// launch starts cmd, an emulator named name that serves HTTP on loopback
+// port, and waits until it answers. The process runs in its own process
+// group, which stop kills.
+func launch(name string, cmd *exec.Cmd, port int) (*server, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	s := &server{endpoint: "http://" + addr, done: make(chan struct{}), out: &tail{max: outputTail}}
-	ms := strconv.FormatInt(tableDelay.Milliseconds(), 10)
-	cmd := exec.Command(bin,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", ms, "--deleteTableMs", ms, "--updateTableMs", ms)
+	s := &server{name: name, endpoint: "http://" + addr, done: make(chan struct{}), out: &tail{max: outputTail}}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.SysProcAttr = sysProcAttr()
 	started := make(chan error, 1)
@@ -160,32 +198,40 @@ func launch(bin string, port int, tableDelay time.Duration) (*server, error) {
 		close(s.done)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("dynamotest: starting %s: %w", bin, err)
+		return nil, fmt.Errorf("dynamotest: starting %s: %w", cmd.Path, err)
 	}
-	if err := s.waitReady(addr); err != nil {
+	if err := s.waitReady(); err != nil {
 		s.stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-// waitReady polls until addr accepts TCP connections, the process exits,
-// or startTimeout passes.
-func (s *server) waitReady(addr string) error {
+// waitReady polls until the server answers an HTTP request (any status:
+// an emulator answers GET / with an error), the process exits, or
+// startTimeout passes. A JVM listens a moment before it serves, so an
+// accepted connection alone is not enough.
+func (s *server) waitReady() error {
+	client := &http.Client{
+		Timeout:   2 * time.Second,
+		Transport: &http.Transport{DisableKeepAlives: true},
+	}
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(startTimeout)
 	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		resp, err := client.Get(s.endpoint + "/")
 		if err == nil {
-			return conn.Close()
+			resp.Body.Close()
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("dynamotest: dynalite did not accept connections on %s within %v; output:\n%s",
-				addr, startTimeout, s.out)
+			return fmt.Errorf("dynamotest: %s did not answer on %s within %v (%v); output:\n%s",
+				s.name, s.endpoint, startTimeout, err, s.out)
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("dynamotest: dynalite exited before accepting connections (%v); output:\n%s",
-				s.waitErr, s.out)
+			return fmt.Errorf("dynamotest: %s exited before answering (%v); output:\n%s",
+				s.name, s.waitErr, s.out)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -203,8 +249,8 @@ func (s *server) stop() {
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
-// dynalite treats --port 0 as its default 4567, so the port must be picked
-// here.
+// dynalite treats --port 0 as its default 4567 and DynamoDB Local does not
+// say which port it took, so the port must be picked here.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
