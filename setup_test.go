@@ -2,6 +2,8 @@ package tiersession_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -228,5 +230,19 @@ func waitStat(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStorageKeyIsSHA256 pins the derivation: base64url without padding
+// of SHA-256 of the token, for tokens of any length.
+func TestStorageKeyIsSHA256(t *testing.T) {
+	for _, tok := range []string{"", "a", tiersession.NewToken(), strings.Repeat("x", 64), strings.Repeat("y", 65), strings.Repeat("z", 1000)} {
+		sum := sha256.Sum256([]byte(tok))
+		if got, want := tiersession.StorageKey(tok), base64.RawURLEncoding.EncodeToString(sum[:]); got != want {
+			t.Fatalf("StorageKey of a %d-byte token = %q; want %q", len(tok), got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = tiersession.StorageKey("2jmj7l5rSw0yVb_vlWAYkK_YBwk8eY8uXqq-vNwvN1E") }); n > 1 {
+		t.Fatalf("StorageKey allocates %v times; want 1 (the result)", n)
 	}
 }

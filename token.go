@@ -42,6 +42,16 @@ func ValidToken(token string) bool {
 // the bus, logs and metrics only ever see this key; a token cannot be
 // recovered from it. StorageKey does not validate token (see ValidToken).
 func StorageKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	// One allocation, the result: a token of usual length is hashed from a
+	// stack copy (a []byte conversion of a 43-byte string would allocate).
+	var sum [sha256.Size]byte
+	var buf [64]byte
+	if len(token) <= len(buf) {
+		sum = sha256.Sum256(buf[:copy(buf[:], token)])
+	} else {
+		sum = sha256.Sum256([]byte(token))
+	}
+	var out [43]byte // base64url without padding of 32 bytes
+	base64.RawURLEncoding.Encode(out[:], sum[:])
+	return string(out[:])
 }
