@@ -13,6 +13,7 @@ import (
 
 	"github.com/tiersession/tiersession/invalidation"
 	"github.com/tiersession/tiersession/remote"
+	"github.com/tiersession/tiersession/remote/seal"
 	"github.com/tiersession/tiersession/tier"
 )
 
@@ -42,6 +43,11 @@ type Config struct {
 	// ConsistentRead makes remote reads strongly consistent (see
 	// remote.DynamoOptions). Default: false.
 	ConsistentRead bool
+	// Seal, when set, compresses and (with Seal.Keys) encrypts session
+	// data on its way to DynamoDB (see package remote/seal); the local
+	// tier keeps plaintext, so a hit pays nothing. Default: nil, data is
+	// stored as the application gives it.
+	Seal *seal.Options
 
 	// RedisAddr, when set, connects the invalidation bus to the Redis or
 	// Valkey server at host:port, so that other nodes learn of this
@@ -74,7 +80,8 @@ type Store struct {
 }
 
 // Remote returns the source of truth under the store: a *remote.Dynamo,
-// or a *remote.Memory when no table is configured.
+// or a *remote.Memory when no table is configured, wrapped in a
+// *seal.Store when Config.Seal is set.
 func (s *Store) Remote() remote.Store { return s.remote }
 
 // Close closes the store, then the bus and the Redis client Open created.
@@ -113,6 +120,11 @@ func (s *Store) open(ctx context.Context, c Config) (*tier.Store, error) {
 	r, err := openRemote(ctx, c)
 	if err != nil {
 		return nil, err
+	}
+	if c.Seal != nil {
+		if r, err = seal.New(r, *c.Seal); err != nil {
+			return nil, fmt.Errorf("tiersession: sealing: %w", err)
+		}
 	}
 	s.remote = r
 	opts := c.Tier

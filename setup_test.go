@@ -1,6 +1,7 @@
 package tiersession_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,6 +20,7 @@ import (
 	"github.com/tiersession/tiersession/invalidation/redistest"
 	"github.com/tiersession/tiersession/remote"
 	"github.com/tiersession/tiersession/remote/dynamotest"
+	"github.com/tiersession/tiersession/remote/seal"
 	"github.com/tiersession/tiersession/tier"
 )
 
@@ -244,5 +246,52 @@ func TestStorageKeyIsSHA256(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = tiersession.StorageKey("2jmj7l5rSw0yVb_vlWAYkK_YBwk8eY8uXqq-vNwvN1E") }); n > 1 {
 		t.Fatalf("StorageKey allocates %v times; want 1 (the result)", n)
+	}
+}
+
+// TestOpenSealed: with Config.Seal, what reaches DynamoDB is sealed — the
+// plaintext is nowhere in the stored item — while the store reads it back.
+func TestOpenSealed(t *testing.T) {
+	ctx := context.Background()
+	keys, err := seal.NewKeyring(seal.Key{ID: "k1", Secret: bytes.Repeat([]byte{7}, seal.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := tableName(t)
+	s, err := tiersession.Open(ctx, tiersession.Config{
+		Table: table, Endpoint: dynamotest.Endpoint(t), AWS: staticAWS(), EnsureTable: true,
+		Seal: &seal.Options{Keys: keys},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.Remote().(*seal.Store); !ok {
+		t.Fatalf("Remote() = %T; want *seal.Store", s.Remote())
+	}
+	secret := []byte(strings.Repeat(`{"card":"4111 1111 1111 1111"}`, 40))
+	key := tiersession.StorageKey(tiersession.NewToken())
+	if _, err := s.Create(ctx, tier.Record{Key: key, Data: secret, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := remote.NewDynamo(dynamotest.NewClient(t, dynamotest.Endpoint(t)), remote.DynamoOptions{Table: table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, found, err := raw.Get(ctx, key)
+	if err != nil || !found {
+		t.Fatalf("raw Get = %v, %v", found, err)
+	}
+	if bytes.Contains(stored.Data, []byte("4111")) || len(stored.Data) >= len(secret) {
+		t.Fatalf("the stored item holds %d bytes with the plaintext visible or uncompressed", len(stored.Data))
+	}
+	// A second node opened the same way reads the plaintext.
+	s2, err := tiersession.Open(ctx, tiersession.Config{Table: table, Endpoint: dynamotest.Endpoint(t), AWS: staticAWS(), Seal: &seal.Options{Keys: keys}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := get(t, s2.Store, key); !bytes.Equal(got.Data, secret) {
+		t.Fatal("a second node does not read the plaintext back")
 	}
 }
