@@ -8,38 +8,75 @@ import (
 	"strings"
 )
 
-// Chart geometry, in SVG user units.
+// Chart geometry, in SVG user units: two rows of panels.
 const (
-	chartWidth   = 1000
-	chartHeight  = 480
-	panelTop     = 90
-	panelBottom  = 400
-	latencyLeft  = 70
-	latencyRight = 560
-	sweepLeft    = 640
-	sweepRight   = 960
+	chartWidth  = 1200
+	chartHeight = 860
 )
+
+// panel is the plotting area of one chart panel.
+type panel struct{ left, top, right, bottom float64 }
+
+// The panels: latency and throughput above; remote reads, cost and the
+// capacity sweep below.
+var (
+	latencyPanel    = panel{80, 110, 700, 380}
+	throughputPanel = panel{800, 110, 1160, 380}
+	readsPanel      = panel{80, 530, 400, 790}
+	costPanel       = panel{480, 530, 800, 790}
+	sweepPanel      = panel{880, 530, 1160, 790}
+)
+
+func (p panel) midX() float64 { return (p.left + p.right) / 2 }
+func (p panel) midY() float64 { return (p.top + p.bottom) / 2 }
 
 // percentileColors are the bar colours of p50, p90, p99 and p99.9.
 var percentileColors = [4]string{"#4e79a7", "#59a14f", "#f28e2b", "#e15759"}
 
 // WriteSVG draws the report as one self-contained SVG image: request
-// latency percentiles per system on a log scale (left), and the local hit
-// ratio against local capacity from the sweep (right).
+// latency percentiles per system on a log scale, throughput, remote reads
+// per 1000 requests and the DynamoDB cost per million requests per system,
+// and the local hit ratio against local capacity from the sweep.
 func (r *Report) WriteSVG(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
 		chartWidth, chartHeight, chartWidth, chartHeight)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", chartWidth, chartHeight)
 	c := r.Config
-	text(&b, 20, 30, "start", "16", "bold", fmt.Sprintf("tierbench: workload %s, %s over %d sessions, %d clients", c.Workload, c.Distribution, c.Sessions, c.Concurrency))
+	title := fmt.Sprintf("tierbench: workload %s, %s over %d sessions, %d clients", c.Workload, c.Distribution, c.Sessions, c.Concurrency)
+	if !r.Complete {
+		title += fmt.Sprintf(" (INCOMPLETE: stopped during %s)", orDash(r.StoppedDuring))
+	}
+	text(&b, 20, 30, "start", "16", "bold", title)
 	sub := fmt.Sprintf("remote: %s", c.Remote)
 	if c.Remote == "memory" {
 		sub += " (" + c.Latency.Description + ")"
 	}
-	sub += fmt.Sprintf("; local tier %g%% of sessions per node", 100*c.LocalFraction)
+	sub += fmt.Sprintf("; local tier %s of sessions per node, TTL %gs; %gs measured per system", formatPercent(c.LocalFraction), c.LocalTTLSeconds, c.DurationSeconds)
 	text(&b, 20, 52, "start", "12", "normal", sub)
+	if c.RedisNote != "" {
+		text(&b, 20, 70, "start", "12", "normal", "redis: "+c.RedisNote)
+	}
+
 	r.drawLatency(&b)
+	names := make([]string, len(r.Systems))
+	thr := make([]float64, len(r.Systems))
+	reads := make([]float64, len(r.Systems))
+	cost := make([]float64, len(r.Systems))
+	billed := make([]bool, len(r.Systems))
+	all := make([]bool, len(r.Systems))
+	for i, s := range r.Systems {
+		names[i], thr[i], reads[i], all[i] = s.Name, s.Throughput, s.RemoteReadsPer1000, true
+		if s.CostPerMillionOps != nil {
+			cost[i], billed[i] = *s.CostPerMillionOps, true
+		}
+	}
+	drawBars(&b, throughputPanel, "Throughput (higher is better)", "throughput", "#4e79a7", names, thr, all,
+		func(v float64) string { return formatCount(v) }, "requests per second, all clients")
+	drawBars(&b, readsPanel, "Remote reads per 1000 requests", "reads", "#f28e2b", names, reads, all,
+		func(v float64) string { return fmt.Sprintf("%.0f", v) }, "DynamoDB (Redis for redis)")
+	drawBars(&b, costPanel, "DynamoDB cost per million requests", "cost", "#59a14f", names, cost, billed,
+		func(v float64) string { return fmt.Sprintf("$%.4f", v) }, "on-demand; n/a: not DynamoDB")
 	r.drawSweep(&b)
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
@@ -49,9 +86,10 @@ func (r *Report) WriteSVG(w io.Writer) error {
 // drawLatency draws grouped bars of p50/p90/p99/p99.9 per system on a
 // logarithmic axis.
 func (r *Report) drawLatency(b *strings.Builder) {
-	text(b, (latencyLeft+latencyRight)/2, panelTop-15, "middle", "13", "bold", "Request latency per system (log scale, lower is better)")
+	p := latencyPanel
+	text(b, int(p.midX()), int(p.top)-15, "middle", "13", "bold", "Request latency per system (log scale, lower is better)")
 	if len(r.Systems) == 0 {
-		text(b, (latencyLeft+latencyRight)/2, (panelTop+panelBottom)/2, "middle", "12", "normal", "no systems measured")
+		text(b, int(p.midX()), int(p.midY()), "middle", "12", "normal", "no systems measured")
 		return
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
@@ -74,36 +112,96 @@ func (r *Report) drawLatency(b *strings.Builder) {
 	}
 	y := func(v float64) float64 {
 		if v <= 0 {
-			return panelBottom
+			return p.bottom
 		}
 		f := (math.Log10(v) - dlo) / (dhi - dlo)
-		return panelBottom - f*(panelBottom-panelTop)
+		return p.bottom - f*(p.bottom-p.top)
 	}
 	for d := dlo; d <= dhi; d++ {
 		yy := y(math.Pow(10, d))
-		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#dddddd"/>`+"\n", latencyLeft, yy, latencyRight, yy)
-		text(b, latencyLeft-6, int(yy)+4, "end", "11", "normal", decadeLabel(int(d)))
+		gridLine(b, p, yy)
+		text(b, int(p.left)-6, int(yy)+4, "end", "11", "normal", decadeLabel(int(d)))
 	}
-	axes(b, latencyLeft, latencyRight)
+	axes(b, p)
 
-	group := float64(latencyRight-latencyLeft) / float64(len(r.Systems))
+	group := (p.right - p.left) / float64(len(r.Systems))
 	bar := math.Min(26, group*0.8/4)
 	for i, s := range r.Systems {
-		x0 := float64(latencyLeft) + group*float64(i) + (group-4*bar)/2
+		x0 := p.left + group*float64(i) + (group-4*bar)/2
 		for j, v := range percentiles(s.Latency) {
 			x, top := x0+float64(j)*bar, y(v)
-			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %s</title></rect>`+"\n",
-				x, top, bar-2, panelBottom-top, percentileColors[j], html.EscapeString(s.Name), percentileNames[j], formatMicros(v))
+			fmt.Fprintf(b, `<rect class="latency" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %s</title></rect>`+"\n",
+				x, top, bar-2, p.bottom-top, percentileColors[j], html.EscapeString(s.Name), percentileNames[j], formatMicros(v))
 			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" font-size="9" text-anchor="start" transform="rotate(-90 %.1f %.1f)">%s</text>`+"\n",
 				x+bar/2+3, top-3, x+bar/2+3, top-3, html.EscapeString(formatMicros(v)))
 		}
-		text(b, int(x0+2*bar), panelBottom+18, "middle", "12", "normal", s.Name)
+		text(b, int(x0+2*bar), int(p.bottom)+18, "middle", "12", "normal", s.Name)
 	}
 	for j, name := range percentileNames {
-		x := latencyLeft + 10 + j*80
-		fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", x, panelBottom+40, percentileColors[j])
-		text(b, x+16, panelBottom+50, "start", "12", "normal", name)
+		x := int(p.left) + 10 + j*80
+		fmt.Fprintf(b, `<rect x="%d" y="%d" width="12" height="12" fill="%s"/>`+"\n", x, int(p.bottom)+32, percentileColors[j])
+		text(b, x+16, int(p.bottom)+42, "start", "12", "normal", name)
 	}
+}
+
+// drawBars draws one bar per system on a linear axis from 0, labelled
+// with format(value). A system whose has[i] is false gets no bar, only
+// "n/a".
+func drawBars(b *strings.Builder, p panel, title, class, color string, names []string, vals []float64, has []bool, format func(float64) string, note string) {
+	text(b, int(p.midX()), int(p.top)-15, "middle", "13", "bold", title)
+	text(b, int(p.midX()), int(p.bottom)+42, "middle", "11", "normal", note)
+	if len(names) == 0 {
+		axes(b, p)
+		text(b, int(p.midX()), int(p.midY()), "middle", "12", "normal", "no systems measured")
+		return
+	}
+	top := 0.0
+	for i, v := range vals {
+		if has[i] && v > top && !math.IsInf(v, 0) {
+			top = v
+		}
+	}
+	step, ticks := niceTicks(top)
+	scaleTop := step * float64(ticks)
+	y := func(v float64) float64 { return p.bottom - v/scaleTop*(p.bottom-p.top) }
+	for t := 0; t <= ticks; t++ {
+		v := step * float64(t)
+		gridLine(b, p, y(v))
+		text(b, int(p.left)-6, int(y(v))+4, "end", "11", "normal", format(v))
+	}
+	axes(b, p)
+	group := (p.right - p.left) / float64(len(names))
+	bar := math.Min(48, group*0.6)
+	for i, name := range names {
+		x := p.left + group*float64(i) + (group-bar)/2
+		label := "n/a"
+		if has[i] {
+			v := min(max(vals[i], 0), scaleTop)
+			label = format(vals[i])
+			fmt.Fprintf(b, `<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`+"\n",
+				class, x, y(v), bar, p.bottom-y(v), color, html.EscapeString(name), html.EscapeString(label))
+			text(b, int(x+bar/2), int(y(v))-4, "middle", "10", "normal", label)
+		} else {
+			text(b, int(x+bar/2), int(p.bottom)-4, "middle", "10", "normal", label)
+		}
+		text(b, int(x+bar/2), int(p.bottom)+18, "middle", "11", "normal", name)
+	}
+}
+
+// niceTicks returns a round tick step (1, 2, 2.5 or 5 times a power of ten)
+// and the number of steps from 0 that reach at least top, about four.
+func niceTicks(top float64) (step float64, n int) {
+	if !(top > 0) {
+		return 1, 1
+	}
+	raw := top / 4
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if step = m * mag; step >= raw {
+			break
+		}
+	}
+	return step, int(math.Ceil(top/step - 1e-9))
 }
 
 // decadeLabel names 10^d microseconds: 100ns, 1µs, 10µs, ..., 1s.
@@ -129,42 +227,46 @@ func percentiles(l Latency) [4]float64 { return [4]float64{l.P50, l.P90, l.P99, 
 
 // drawSweep draws the hit ratio against local capacity.
 func (r *Report) drawSweep(b *strings.Builder) {
-	text(b, (sweepLeft+sweepRight)/2, panelTop-15, "middle", "13", "bold", "Local hit ratio vs local capacity")
+	p := sweepPanel
+	text(b, int(p.midX()), int(p.top)-15, "middle", "13", "bold", "Local hit ratio vs local capacity")
 	for pct := 0; pct <= 100; pct += 25 {
-		yy := panelBottom - float64(pct)/100*(panelBottom-panelTop)
-		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#dddddd"/>`+"\n", sweepLeft, yy, sweepRight, yy)
-		text(b, sweepLeft-6, int(yy)+4, "end", "11", "normal", fmt.Sprintf("%d%%", pct))
+		yy := p.bottom - float64(pct)/100*(p.bottom-p.top)
+		gridLine(b, p, yy)
+		text(b, int(p.left)-6, int(yy)+4, "end", "11", "normal", fmt.Sprintf("%d%%", pct))
 	}
-	axes(b, sweepLeft, sweepRight)
-	text(b, (sweepLeft+sweepRight)/2, panelBottom+50, "middle", "12", "normal", "local capacity, % of sessions (one node)")
-	text(b, (sweepLeft+sweepRight)/2, panelBottom+68, "middle", "11", "normal",
+	axes(b, p)
+	text(b, int(p.midX()), int(p.bottom)+42, "middle", "11", "normal", "local capacity, % of sessions (one node)")
+	text(b, int(p.midX()), int(p.bottom)+58, "middle", "11", "normal",
 		fmt.Sprintf("local TTL %gs: a session must recur within it to hit", r.Config.LocalTTLSeconds))
 	if len(r.Sweep) == 0 {
-		text(b, (sweepLeft+sweepRight)/2, (panelTop+panelBottom)/2, "middle", "12", "normal", "no capacity sweep in this run")
+		text(b, int(p.midX()), int(p.midY()), "middle", "12", "normal", "no capacity sweep in this run")
 		return
 	}
-	step := float64(sweepRight-sweepLeft) / float64(len(r.Sweep))
+	step := (p.right - p.left) / float64(len(r.Sweep))
+	x := func(i int) float64 { return p.left + step*(float64(i)+0.5) }
+	y := func(pt SweepPoint) float64 { return p.bottom - pt.HitRatio*(p.bottom-p.top) }
 	var pts []string
-	for i, p := range r.Sweep {
-		x := float64(sweepLeft) + step*(float64(i)+0.5)
-		yy := panelBottom - p.HitRatio*(panelBottom-panelTop)
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, yy))
-		text(b, int(x), panelBottom+18, "middle", "12", "normal", fmt.Sprintf("%g%%", 100*p.Fraction))
+	for i, pt := range r.Sweep {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(pt)))
+		text(b, int(x(i)), int(p.bottom)+18, "middle", "11", "normal", formatPercent(pt.Fraction))
 	}
 	fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), percentileColors[0])
-	for i, p := range r.Sweep {
-		x := float64(sweepLeft) + step*(float64(i)+0.5)
-		yy := panelBottom - p.HitRatio*(panelBottom-panelTop)
-		fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>capacity %d: hit ratio %.1f%%, %.0f remote reads per 1000 ops</title></circle>`+"\n",
-			x, yy, percentileColors[0], p.Capacity, 100*p.HitRatio, p.RemoteReadsPer1000)
-		text(b, int(x), int(yy)-9, "middle", "11", "normal", fmt.Sprintf("%.1f%%", 100*p.HitRatio))
+	for i, pt := range r.Sweep {
+		fmt.Fprintf(b, `<circle class="sweep" cx="%.1f" cy="%.1f" r="4" fill="%s"><title>capacity %d: hit ratio %.1f%%, %.0f remote reads per 1000 requests</title></circle>`+"\n",
+			x(i), y(pt), percentileColors[0], pt.Capacity, 100*pt.HitRatio, pt.RemoteReadsPer1000)
+		text(b, int(x(i)), int(y(pt))-9, "middle", "11", "normal", fmt.Sprintf("%.1f%%", 100*pt.HitRatio))
 	}
 }
 
+// gridLine draws a horizontal grid line across p at y.
+func gridLine(b *strings.Builder, p panel, y float64) {
+	fmt.Fprintf(b, `<line x1="%.0f" y1="%.1f" x2="%.0f" y2="%.1f" stroke="#dddddd"/>`+"\n", p.left, y, p.right, y)
+}
+
 // axes draws the x and y axis lines of a panel.
-func axes(b *strings.Builder, left, right int) {
-	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333333"/>`+"\n", left, panelTop, left, panelBottom)
-	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#333333"/>`+"\n", left, panelBottom, right, panelBottom)
+func axes(b *strings.Builder, p panel) {
+	fmt.Fprintf(b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333333"/>`+"\n", p.left, p.top, p.left, p.bottom)
+	fmt.Fprintf(b, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#333333"/>`+"\n", p.left, p.bottom, p.right, p.bottom)
 }
 
 // text writes one escaped text element.

@@ -24,14 +24,15 @@ type Config struct {
 	// Payload is the size of a session's data in bytes. Default 1024.
 	Payload int
 	// Concurrency is the number of closed-loop clients (requests in
-	// flight), shared out over a system's nodes. Default 64.
+	// flight), shared out over a system's nodes, at most MaxConcurrency.
+	// Default 64.
 	Concurrency int
-	// Duration is the measured time per system. Default 5s.
+	// Duration is the measured time per system. Default 4s.
 	Duration time.Duration
 	// Warmup is the least time each system runs unmeasured first. The
 	// tiered systems go on warming until every node's local tier is full,
 	// or for at most one LocalTTL, so they are measured in their steady
-	// state. Default 1s; negative: no warm-up at all.
+	// state. Default 500ms; negative: no warm-up at all.
 	Warmup time.Duration
 	// MaxOps caps the recorded operations per system (and per sweep
 	// point) on top of Duration. Default 0: no cap.
@@ -85,7 +86,11 @@ type Config struct {
 	// Redis is the address (host:port) of a Redis server. When set, the
 	// multi-node tiered system uses it as its invalidation bus and a
 	// fourth system uses it as the session store. Default "": none.
+	// StartRedisServer starts a throwaway one.
 	Redis string
+	// RedisNote tells the report where the Redis server came from, or
+	// why there is none (say, "redis-server is not on PATH"). Default "".
+	RedisNote string
 
 	// Progress, when set, is told how the run advances. It is called
 	// from one goroutine at a time.
@@ -111,6 +116,12 @@ type Progress struct {
 	Summary string
 }
 
+// MaxConcurrency bounds Config.Concurrency. Each client keeps its own
+// latency histogram (about 250 KB, so that recording takes no lock) and,
+// with Redis, a pooled connection; past a thousand clients the harness
+// measures its own memory and scheduling, not the stores.
+const MaxConcurrency = 1024
+
 // Default values of Config.
 var defaultSweep = []float64{0.01, 0.05, 0.10, 0.25, 0.50}
 
@@ -123,8 +134,8 @@ func DefaultConfig() Config {
 		Sessions:           100_000,
 		Payload:            1024,
 		Concurrency:        64,
-		Duration:           5 * time.Second,
-		Warmup:             time.Second,
+		Duration:           4 * time.Second,
+		Warmup:             500 * time.Millisecond,
 		LocalFraction:      0.1,
 		LocalTTL:           5 * time.Second,
 		Nodes:              3,
@@ -210,6 +221,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bench: payload %d bytes: must be in [1, %d]", c.Payload, remote.MaxDataSize(SessionKey(0)))
 	case c.Concurrency < 1:
 		return fmt.Errorf("bench: concurrency %d: need at least 1", c.Concurrency)
+	case c.Concurrency > MaxConcurrency:
+		return fmt.Errorf("bench: concurrency %d: at most %d clients (each keeps a latency histogram of about 250 KB; past that the harness measures itself)",
+			c.Concurrency, MaxConcurrency)
 	case c.Duration < 0:
 		return fmt.Errorf("bench: duration %v: must be positive", c.Duration)
 	case c.MaxOps < 0:

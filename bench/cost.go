@@ -74,10 +74,12 @@ func ReadUnits(size int, consistent bool) float64 {
 }
 
 // WriteUnits is the write request units one write of an item of size
-// bytes consumes: 1 WRU per started 1 KB. DynamoDB charges a conditional
-// write that fails its condition the same, and an update or delete by the
-// larger of the item before and after, which for a session is the same
-// size.
+// bytes consumes: 1 WRU per started 1 KB. DynamoDB bills an update or a
+// delete by the larger of the item before and after, and a conditional
+// write that fails its condition by the item already stored (at least 1
+// WRU, which is what a refused write of a missing item costs). All of a
+// run's sessions have one size, so a write, failed or not, of an existing
+// session costs WriteUnits of that size.
 func WriteUnits(size int) float64 { return float64(ceilDiv(max(size, 1), 1024)) }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
@@ -92,8 +94,15 @@ type CostModel struct {
 	ConsistentRead bool `json:"consistent_read"`
 	// RRUPerRead is the read request units one read consumes.
 	RRUPerRead float64 `json:"rru_per_read"`
-	// WRUPerWrite is the write request units one write consumes.
+	// RRUPerConsistentRead is the read request units one strongly
+	// consistent read consumes (a tier's reload after a conflict).
+	RRUPerConsistentRead float64 `json:"rru_per_consistent_read"`
+	// WRUPerWrite is the write request units one write of a session
+	// consumes, and one whose condition failed on the stored session.
 	WRUPerWrite float64 `json:"wru_per_write"`
+	// WRUPerAbsentWrite is the write request units of a conditional
+	// write refused because the item does not exist: the minimum, 1.
+	WRUPerAbsentWrite float64 `json:"wru_per_refused_absent_write"`
 }
 
 // NewCostModel returns the cost model for sessions with the given key
@@ -101,24 +110,53 @@ type CostModel struct {
 func NewCostModel(p Prices, keyLen, payload int, consistent bool) CostModel {
 	size := ItemSize(keyLen, payload)
 	return CostModel{
-		Prices:         p,
-		ItemBytes:      size,
-		ConsistentRead: consistent,
-		RRUPerRead:     ReadUnits(size, consistent),
-		WRUPerWrite:    WriteUnits(size),
+		Prices:               p,
+		ItemBytes:            size,
+		ConsistentRead:       consistent,
+		RRUPerRead:           ReadUnits(size, consistent),
+		RRUPerConsistentRead: ReadUnits(size, true),
+		WRUPerWrite:          WriteUnits(size),
+		WRUPerAbsentWrite:    WriteUnits(0),
+	}
+}
+
+// Bill is the DynamoDB traffic of a million operations, in request units
+// and in dollars; ReadUSD + WriteUSD is the whole.
+type Bill struct {
+	// RRU and WRU are the request units a million operations consume.
+	RRU float64 `json:"rru_per_million_ops"`
+	WRU float64 `json:"wru_per_million_ops"`
+	// ReadUSD and WriteUSD are their price.
+	ReadUSD  float64 `json:"read_usd_per_million_ops"`
+	WriteUSD float64 `json:"write_usd_per_million_ops"`
+}
+
+// USD is the whole bill.
+func (b Bill) USD() float64 { return b.ReadUSD + b.WriteUSD }
+
+// Bill prices the remote requests rc counted over ops operations, as
+// DynamoDB bills them: every read, every write sent whether its condition
+// held or not (a refused write of an existing session costs as much as a
+// successful one; of a missing one, 1 WRU), reloads at the strongly
+// consistent rate. It is the zero Bill when ops is 0.
+func (c CostModel) Bill(rc RemoteCounts, ops int64) Bill {
+	if ops <= 0 {
+		return Bill{}
+	}
+	perMillion := 1e6 / float64(ops)
+	rru := (float64(rc.Reads)*c.RRUPerRead + float64(rc.ConsistentReads)*c.RRUPerConsistentRead) * perMillion
+	wru := (float64(rc.Writes-rc.Absent)*c.WRUPerWrite + float64(rc.Absent)*c.WRUPerAbsentWrite) * perMillion
+	return Bill{
+		RRU: rru, WRU: wru,
+		ReadUSD:  rru * c.Prices.ReadPerMillion / 1e6,
+		WriteUSD: wru * c.Prices.WritePerMillion / 1e6,
 	}
 }
 
 // PerMillionOps is the estimated DynamoDB bill, in USD, of one million
-// operations that made reads remote reads and writes remote writes per ops
-// operations. It is 0 when ops is 0.
+// operations that made reads remote reads and writes remote writes (of
+// existing sessions) per ops operations. It is 0 when ops is 0. Bill
+// tells reloads and refused writes of missing sessions apart.
 func (c CostModel) PerMillionOps(reads, writes, ops int64) float64 {
-	if ops <= 0 {
-		return 0
-	}
-	// Prices are per million units, so the cost of a million operations
-	// is units-per-operation times the price.
-	rru := float64(reads) * c.RRUPerRead / float64(ops)
-	wru := float64(writes) * c.WRUPerWrite / float64(ops)
-	return rru*c.Prices.ReadPerMillion + wru*c.Prices.WritePerMillion
+	return c.Bill(RemoteCounts{Reads: reads, Writes: writes}, ops).USD()
 }

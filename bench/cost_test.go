@@ -103,3 +103,34 @@ func TestPricesValidate(t *testing.T) {
 		t.Errorf("DefaultPrices() = %+v, want $0.125/M RRU and $0.625/M WRU with a dated note", p)
 	}
 }
+
+func TestBillRefusedWrites(t *testing.T) {
+	m := NewCostModel(DefaultPrices(), 43, 1024, false)
+	tests := []struct {
+		name     string
+		counts   RemoteCounts
+		rru, wru float64 // per million ops, over 1000 ops
+	}{
+		// A refused write of a stored session costs as much as one that
+		// went through: 2 WRU for a 1 KB session.
+		{"conflicts", RemoteCounts{Reads: 1000, Writes: 50, Conflicts: 10}, 1000 * 1000 * 0.5, 1000 * 50 * 2},
+		// A refused write of a missing session costs the minimum, 1 WRU.
+		{"absent", RemoteCounts{Writes: 50, Absent: 10}, 0, 1000 * (40*2 + 10*1)},
+		// A strongly consistent reload costs a whole RRU.
+		{"reloads", RemoteCounts{Reads: 100, ConsistentReads: 20}, 1000 * (100*0.5 + 20*1), 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := m.Bill(tc.counts, 1000)
+			if math.Abs(b.RRU-tc.rru) > 1e-9 || math.Abs(b.WRU-tc.wru) > 1e-9 {
+				t.Errorf("Bill = %v RRU, %v WRU; want %v, %v", b.RRU, b.WRU, tc.rru, tc.wru)
+			}
+			if want := tc.rru*0.125/1e6 + tc.wru*0.625/1e6; math.Abs(b.USD()-want) > 1e-12 {
+				t.Errorf("USD %v, want %v", b.USD(), want)
+			}
+		})
+	}
+	if b := m.Bill(RemoteCounts{Reads: 5}, 0); b != (Bill{}) {
+		t.Errorf("Bill over no operations = %+v, want zero", b)
+	}
+}

@@ -21,6 +21,8 @@
 //     everywhere.
 //   - redis (with a Redis address): every session in Redis, one HMGET per
 //     read and a Lua script that checks the version per write.
+//     StartRedisServer starts a throwaway redis-server for a run, which is
+//     what cmd/tierbench does by default when one is on PATH.
 //
 // All systems run the same request code over the same method set (Get,
 // Save, Update, Touch) and keep the same no-lost-update rule, so the only
@@ -41,8 +43,11 @@
 //
 // # Measurement
 //
-// Workers are closed loops: Config.Concurrency of them each issue a
-// request, wait for it, and issue the next. Before recording, each system
+// The preload fills the remote (and Redis, at the same time) before any
+// system runs, without the latency model: it sets the stage and is not
+// measured. Workers are closed loops: Config.Concurrency of them (at most
+// MaxConcurrency) each issue a request, wait for it, and issue the next.
+// Before recording, each system
 // warms up (Config.Warmup, and for tiered systems until their local tiers
 // are full or one local TTL has passed), so it is measured in its steady
 // state rather than from a cold cache. Latency goes into one HdrHistogram
@@ -51,11 +56,18 @@
 // whichever comes first.
 //
 // Remote reads and writes are counted by a wrapper around the remote
-// (Meter), exactly and the same way for every system; failed conditional
-// writes count as writes, since DynamoDB bills them. The local hit ratio is
-// the tier's own count: hits (including remembered "not found") over hits
-// plus misses. Cost per million operations applies DynamoDB on-demand
-// request-unit pricing (see Prices and CostModel) to the counted requests.
+// (Meter), exactly and the same way for every system. They are billed as
+// DynamoDB bills them (CostModel.Bill): a conditional write whose check
+// fails still costs write units, sized by the item already stored; the
+// tier's reload after a conflict is a strongly consistent read, at the
+// full read unit. The local hit ratio is the tier's own count: hits
+// (including remembered "not found") over hits plus misses. The sweep
+// point at the one-node tiered system's own capacity reuses that
+// system's measurement.
+//
+// When its context ends (an interrupt) or a phase fails, Run returns the
+// report of the phases finished so far, marked incomplete, so that a
+// long run's results are not thrown away.
 //
 // # The latency model
 //

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tiersession/tiersession/remote"
 )
@@ -20,6 +22,15 @@ import (
 //
 // Every system sees the same request sequence (same seed), and the remote
 // keeps its state from one system to the next: only versions move.
+//
+// The preload writes straight into the remote, and into Redis at the same
+// time, without the latency model: it sets the stage and is not measured.
+// A sweep capacity equal to the one-node tiered system's reuses that
+// system's measurement instead of measuring it again.
+//
+// When ctx ends (an interrupt) or a phase fails, Run returns the report of
+// the phases finished so far, marked incomplete, together with the error;
+// it returns a nil report only for a configuration it refuses.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -31,54 +42,90 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
-	var rc *redis.Client
-	if c.Redis != "" {
-		rc = redis.NewClient(&redis.Options{Addr: c.Redis, PoolSize: c.Concurrency + 16})
-		defer rc.Close()
-		if err := rc.Ping(ctx).Err(); err != nil {
-			return nil, fmt.Errorf("bench: redis at %s: %w", c.Redis, err)
-		}
-	}
-
+	// The in-memory remote's latency model is off while preloading.
+	var modelOn atomic.Bool
 	inner := c.Remote
 	if inner == nil {
 		var latency func(write bool) time.Duration
 		if !c.Latency.Zero() {
-			latency = c.Latency.sample
+			latency = func(write bool) time.Duration {
+				if !modelOn.Load() {
+					return 0
+				}
+				return c.Latency.sample(write)
+			}
 		}
 		inner = remote.NewMemory(remote.MemoryOptions{Latency: latency})
 	}
 	meter := NewMeter(inner)
 	set := newSessionSet(c.Sessions, c.Payload, c.Seed, time.Now())
 	cost := NewCostModel(c.Prices, len(set.keys[0]), c.Payload, c.ConsistentRead)
-	rep := newReport(c, w, chooser, cost, capacity(c.Sessions, c.LocalFraction), rc != nil)
+	localCap := capacity(c.Sessions, c.LocalFraction)
+	rep := newReport(c, w, chooser, cost, localCap, c.Redis != "")
 
 	ph := &phases{progress: c.Progress, steps: 1 + 2}
 	if c.Nodes > 1 {
 		ph.steps++
 	}
-	if rc != nil {
+	if c.Redis != "" {
 		ph.steps++
 	}
 	if !c.SkipSweep {
-		ph.steps += len(c.SweepFractions)
+		for _, f := range c.SweepFractions {
+			if capacity(c.Sessions, f) != localCap {
+				ph.steps++
+			}
+		}
+	}
+	// stop ends the run early with what was finished.
+	stop := func(err error) (*Report, error) {
+		compare(rep.Systems)
+		rep.Complete, rep.StoppedDuring = false, ph.name
+		return rep, err
 	}
 
-	// Preload straight into the remote: no latency model, no counting.
-	tick := ph.begin("preload")
-	err = preload(ctx, inner, set, c.PreloadConcurrency, func(done int64) {
-		tick(float64(done)/float64(len(set.keys)), done)
-	})
-	if err != nil {
-		return nil, err
+	var rc *redis.Client
+	var rs *redisStore
+	if c.Redis != "" {
+		rc = redis.NewClient(&redis.Options{Addr: c.Redis, PoolSize: c.Concurrency + 16})
+		defer rc.Close()
+		if err := rc.Ping(ctx).Err(); err != nil {
+			return stop(fmt.Errorf("bench: redis at %s: %w", c.Redis, err))
+		}
+		rs = &redisStore{c: rc}
+		// The sessions go in with the preload; they leave even when the
+		// run is interrupted.
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = rs.cleanup(cctx, set.keys)
+		}()
 	}
-	ph.end(fmt.Sprintf("%d sessions of %d bytes in %s", len(set.keys), c.Payload, c.RemoteName))
+
+	tick := ph.begin("preload")
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return preload(gctx, inner, set, c.PreloadConcurrency, func(done int64) {
+			tick(float64(done)/float64(len(set.keys)), done)
+		})
+	})
+	if rs != nil {
+		g.Go(func() error { return rs.preload(gctx, set.keys, set.data, set.expiry) })
+	}
+	if err := g.Wait(); err != nil {
+		return stop(err)
+	}
+	modelOn.Store(true)
+	into := c.RemoteName
+	if rs != nil {
+		into += " and Redis"
+	}
+	ph.end(fmt.Sprintf("%d sessions of %d bytes in %s", len(set.keys), c.Payload, into))
 
 	params := runParams{
 		workload: w, keys: chooser, sessionKeys: set.keys, concurrency: c.Concurrency,
 		warmup: c.Warmup, warmupMax: warmupMax(c.Warmup, c.LocalTTL), duration: c.Duration, maxOps: c.MaxOps, seed: c.Seed,
 	}
-	localCap := capacity(c.Sessions, c.LocalFraction)
 	build := []func() (*system, error){
 		func() (*system, error) { return newRemoteOnly(meter, c.RemoteName), nil },
 		func() (*system, error) {
@@ -105,44 +152,56 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return sys, nil
 		})
 	}
-	if rc != nil {
-		build = append(build, func() (*system, error) {
-			return newRedisSystem(ctx, rc, set.keys, set.data, set.expiry)
-		})
+	if rs != nil {
+		note := ""
+		if !c.Latency.Zero() {
+			// The model stands for the network to DynamoDB; Redis gets
+			// none, as if it ran on each node.
+			note = "real round trips to Redis; the remote's are modelled"
+		}
+		build = append(build, func() (*system, error) { return newRedisSystem(rs, note), nil })
 	}
+	tiered1 := -1 // index of the one-node tiered system's result
 	for _, b := range build {
 		sys, err := b()
 		if err != nil {
-			return nil, err
+			return stop(err)
 		}
 		res, err := runSystem(ctx, ph, sys, params, cost)
 		if err != nil {
-			return nil, err
+			return stop(err)
 		}
 		rep.Systems = append(rep.Systems, res)
+		if res.Name == SystemTiered {
+			tiered1 = len(rep.Systems) - 1
+		}
 	}
-	compare(rep.Systems, rep.Systems[0])
+	compare(rep.Systems)
 
 	if !c.SkipSweep {
 		sp := params
 		sp.warmup, sp.warmupMax, sp.duration = c.SweepWarmup, warmupMax(c.SweepWarmup, c.LocalTTL), c.SweepDuration
 		for _, f := range c.SweepFractions {
 			n := capacity(c.Sessions, f)
-			sys, err := newTiered(fmt.Sprintf("sweep %g%%", 100*f), "", meter, 1, n, tierOptions(c), nil)
+			if n == localCap && tiered1 >= 0 {
+				rep.Sweep = append(rep.Sweep, sweepPointOf(f, n, rep.Systems[tiered1]))
+				continue
+			}
+			sys, err := newTiered("sweep "+formatPercent(f), "", meter, 1, n, tierOptions(c), nil)
 			if err != nil {
-				return nil, err
+				return stop(err)
 			}
 			sp.tick = ph.begin(sys.name)
 			m, err := measure(ctx, sys, sp)
-			err = errors.Join(err, sys.close())
-			if err != nil {
-				return nil, err
+			if err = errors.Join(err, sys.close()); err != nil {
+				return stop(err)
 			}
 			pt := sweepPoint(f, n, m)
 			rep.Sweep = append(rep.Sweep, pt)
 			ph.end(fmt.Sprintf("capacity %d: hit ratio %.1f%%, %.0f remote reads/1000 ops", n, 100*pt.HitRatio, pt.RemoteReadsPer1000))
 		}
 	}
+	rep.Complete = true
 	return rep, nil
 }
 
@@ -240,6 +299,7 @@ func newReport(c Config, w Workload, keys KeyChooser, cost CostModel, localCap i
 			Remote:              c.RemoteName,
 			Bus:                 bus,
 			Redis:               c.Redis,
+			RedisNote:           c.RedisNote,
 			Latency: LatencyReport{
 				Description: c.Latency.String(),
 				ReadP50us:   us(c.Latency.ReadP50), ReadP99us: us(c.Latency.ReadP99),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/tiersession/tiersession/remote"
 )
@@ -126,21 +127,34 @@ func (s *redisStore) Touch(ctx context.Context, key string, expiresAt time.Time)
 // redisBatch is how many commands one preload or cleanup pipeline sends.
 const redisBatch = 1000
 
+// redisLoaders is how many pipelines preload keeps in flight.
+const redisLoaders = 4
+
 // preload writes version 1 of every session in pipelines, with the data
 // and expiry (epoch seconds) the remote got.
 func (s *redisStore) preload(ctx context.Context, keys []string, data func(int) []byte, exp func(int) int64) error {
-	for start := 0; start < len(keys); start += redisBatch {
-		pipe := s.c.Pipeline()
-		for i := start; i < min(start+redisBatch, len(keys)); i++ {
-			k, e := redisKeyPrefix+keys[i], exp(i)
-			pipe.HSet(ctx, k, "v", 1, "d", data(i), "e", e)
-			pipe.ExpireAt(ctx, k, time.Unix(e, 0))
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return fmt.Errorf("bench: redis preload: %w", err)
-		}
+	var next atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for range redisLoaders {
+		g.Go(func() error {
+			for {
+				start := int(next.Add(redisBatch) - redisBatch)
+				if start >= len(keys) || ctx.Err() != nil {
+					return ctx.Err()
+				}
+				pipe := s.c.Pipeline()
+				for i := start; i < min(start+redisBatch, len(keys)); i++ {
+					k, e := redisKeyPrefix+keys[i], exp(i)
+					pipe.HSet(ctx, k, "v", 1, "d", data(i), "e", e)
+					pipe.ExpireAt(ctx, k, time.Unix(e, 0))
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					return fmt.Errorf("bench: redis preload: %w", err)
+				}
+			}
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // cleanup deletes the sessions the run wrote.

@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -13,28 +15,39 @@ func ptr(v float64) *float64 { return &v }
 // fixtureReport is a hand-made report with awkward names, for the table
 // and chart writers.
 func fixtureReport() *Report {
-	cost := ptr(0.125)
+	cm := NewCostModel(DefaultPrices(), 43, 1024, false)
+	bill := func(reads, writes float64) *Bill {
+		b := cm.Bill(RemoteCounts{Reads: int64(reads), Writes: int64(writes)}, 1000)
+		return &b
+	}
+	baseBill, tieredBill := bill(1000, 50), bill(260, 50)
 	return &Report{
-		Schema: ReportSchema,
+		Schema:   ReportSchema,
+		Complete: true,
 		Config: ReportConfig{Workload: "b", WorkloadDescription: "YCSB B", Distribution: "zipf(0.99)", Sessions: 1000,
 			PayloadBytes: 1024, Concurrency: 8, DurationSeconds: 1, LocalFraction: 0.1, LocalCapacity: 100, LocalTTLSeconds: 5,
-			Remote: "memory", Latency: LatencyReport{Description: "lognormal <3ms & more>"}},
-		Cost: NewCostModel(DefaultPrices(), 43, 1024, false),
+			Remote: "memory", Latency: LatencyReport{Description: "lognormal <3ms & more>"}, RedisNote: "redis-server 7 started for this run"},
+		Cost: cm,
 		Systems: []SystemResult{
-			{Name: "remote-only", Ops: 100, Throughput: 15000, Latency: Latency{P50: 3500, P90: 7000, P99: 13000, P999: 20000, Max: 30000},
-				RemoteReadsPer1000: 1000, RemoteWritesPer1000: 50, CostPerMillionOps: cost,
+			{Name: "remote-only", Description: "every request to the remote", Ops: 100, Throughput: 15000,
+				Latency:            Latency{P50: 3500, P90: 7000, P99: 13000, P999: 20000, Max: 30000},
+				RemoteReadsPer1000: 1000, RemoteWritesPer1000: 50, RemoteRefusedWritesPer1000: 1.5, ConflictsPer1000: 1.5,
+				Bill: baseBill, CostPerMillionOps: ptr(baseBill.USD()),
 				VsRemoteOnly: Ratios{Throughput: ptr(1), P50: ptr(1), P99: ptr(1), RemoteReads: ptr(1), Cost: ptr(1)}},
-			{Name: "tiered<&>", Ops: 300, Throughput: 45000, LocalTier: true, HitRatio: 0.72,
+			{Name: "tiered<&>", Description: "one node", Ops: 300, Throughput: 45000, LocalTier: true, HitRatio: 0.72,
 				Latency:            Latency{P50: 1.9, P90: 5000, P99: 11000, P999: 17000, Max: 25000},
-				RemoteReadsPer1000: 260, RemoteWritesPer1000: 50, CostPerMillionOps: ptr(0.079),
-				VsRemoteOnly: Ratios{Throughput: ptr(3), P50: ptr(1.9 / 3500), P99: ptr(11000.0 / 13000), RemoteReads: ptr(0.26), Cost: ptr(0.632)}},
-			{Name: "redis", Ops: 200, Throughput: 30000, Latency: Latency{P50: 150, P90: 300, P99: 900, P999: 2000, Max: 4000},
+				RemoteReadsPer1000: 260, RemoteWritesPer1000: 50, RemoteRefusedWritesPer1000: 4.25, ConflictsPer1000: 4.25, ErrorsPer1000: 12.5,
+				Bill: tieredBill, CostPerMillionOps: ptr(tieredBill.USD()),
+				VsRemoteOnly: Ratios{Throughput: ptr(3), P50: ptr(1.9 / 3500), P99: ptr(11000.0 / 13000), RemoteReads: ptr(0.26),
+					Cost: ptr(tieredBill.USD() / baseBill.USD())}},
+			{Name: "redis", Description: "every session in Redis", Ops: 200, Throughput: 30000,
+				Latency:            Latency{P50: 150, P90: 300, P99: 900, P999: 2000, Max: 4000},
 				RemoteReadsPer1000: 1000, RemoteWritesPer1000: 50,
 				VsRemoteOnly: Ratios{Throughput: ptr(2), P50: ptr(150.0 / 3500), P99: ptr(900.0 / 13000), RemoteReads: ptr(1)}},
 		},
 		Sweep: []SweepPoint{
-			{Fraction: 0.01, Capacity: 10, Ops: 10, HitRatio: 0.3, P50us: 2000, P99us: 9000},
-			{Fraction: 0.1, Capacity: 100, Ops: 10, HitRatio: 0.7, P50us: 2, P99us: 9000},
+			{Source: "sweep", Fraction: 0.01, Capacity: 10, Ops: 10, HitRatio: 0.3, P50us: 2000, P99us: 9000},
+			{Source: "tiered<&>", Fraction: 0.1, Capacity: 100, Ops: 10, HitRatio: 0.7, P50us: 2, P99us: 9000},
 		},
 	}
 }
@@ -46,14 +59,40 @@ func TestWriteTable(t *testing.T) {
 	}
 	out := b.String()
 	for _, want := range []string{
-		"workload b (YCSB B)", "lognormal <3ms & more>", "$0.125 per million RRU",
-		"remote-only", "tiered<&>", "3.50ms", "1.90µs", "72.0", "0.1250", "n/a",
-		"vs remote-only", "3.00×", "1842× lower", "-74.0%", "-36.8%",
-		"hit ratio vs local capacity", "1%", "30.0",
+		"workload b (YCSB B)", "lognormal <3ms & more>", "$0.125 per million RRU", "redis: redis-server 7 started for this run",
+		"every request to the remote",
+		// The lead: remote reads saved, cost, p99, throughput.
+		"what each system saves against remote-only", "1000 (baseline)", "260 (74.0% fewer)", "$0.1250 (baseline)",
+		"$0.0788 (-37.0%)", "11.0ms (1.18× lower)", "45.0k ops/s (3.00×)", "n/a (not DynamoDB)",
+		// Latency and outcomes per 1000 requests.
+		"3.50ms", "1.90µs", "72.0", "4.25", "12.5",
+		// The bill: 1000 reads × 0.5 = 500 RRU, 50 writes × 2 = 100 WRU;
+		// 500 × $0.125 / 1000 + 100 × $0.625 / 1000 = 0.0625 + 0.0625.
+		"500.0", "100.0", "0.0625", "0.1250",
+		"hit ratio vs local capacity", "1%", "30.0", "10%*", "capacity 10% is tiered<&>'s own measurement",
+		"conflicts/1k: requests whose version-checked write was refused",
+		"DynamoDB bills a refused write like one that succeeds",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "INCOMPLETE") {
+		t.Errorf("a complete report is marked incomplete:\n%s", out)
+	}
+	// The lead comes before the details.
+	if i, j := strings.Index(out, "what each system saves"), strings.Index(out, "latency and outcomes"); i < 0 || j < i {
+		t.Errorf("the savings summary does not lead:\n%s", out)
+	}
+
+	r := fixtureReport()
+	r.Complete, r.StoppedDuring = false, "tiered-3"
+	b.Reset()
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "INCOMPLETE RUN: stopped during tiered-3") {
+		t.Errorf("an incomplete report does not say so first:\n%s", b.String())
 	}
 }
 
@@ -73,14 +112,15 @@ func TestWritersReportWriteErrors(t *testing.T) {
 
 func TestWriteSVGIsWellFormed(t *testing.T) {
 	tests := []struct {
-		name  string
-		edit  func(*Report)
-		bars  int
+		name string
+		edit func(*Report)
+		// bars per class of bar
+		bars  map[string]int
 		sweep bool
 	}{
-		{"full", func(*Report) {}, 3 * 4, true},
-		{"no sweep", func(r *Report) { r.Sweep = nil }, 3 * 4, false},
-		{"no systems", func(r *Report) { r.Systems = nil }, 0, true},
+		{"full", func(*Report) {}, map[string]int{"latency": 3 * 4, "throughput": 3, "reads": 3, "cost": 2}, true},
+		{"no sweep", func(r *Report) { r.Sweep = nil }, map[string]int{"latency": 3 * 4, "throughput": 3, "reads": 3, "cost": 2}, false},
+		{"no systems", func(r *Report) { r.Systems = nil }, map[string]int{}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +130,8 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 			if err := r.WriteSVG(&b); err != nil {
 				t.Fatal(err)
 			}
-			bars, polylines, circles, texts := 0, 0, 0, []string{}
+			bars := map[string]int{}
+			polylines, circles, texts := 0, 0, []string{}
 			dec := xml.NewDecoder(strings.NewReader(b.String()))
 			var inText bool
 			for {
@@ -104,8 +145,12 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 				switch el := tok.(type) {
 				case xml.StartElement:
 					switch el.Name.Local {
-					case "title":
-						bars++
+					case "rect":
+						for _, a := range el.Attr {
+							if a.Name.Local == "class" {
+								bars[a.Value]++
+							}
+						}
 					case "polyline":
 						polylines++
 					case "circle":
@@ -121,9 +166,8 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 					}
 				}
 			}
-			bars -= circles // circles carry a title too
-			if bars != tc.bars {
-				t.Errorf("%d latency bars, want %d", bars, tc.bars)
+			if !reflect.DeepEqual(bars, tc.bars) {
+				t.Errorf("bars %v, want %v", bars, tc.bars)
 			}
 			if got := polylines == 1 && circles == len(r.Sweep); got != tc.sweep {
 				t.Errorf("sweep drawn=%v (%d polylines, %d points), want %v", got, polylines, circles, tc.sweep)
@@ -134,7 +178,31 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 					t.Errorf("no label %q in %s", s.Name, all)
 				}
 			}
+			for _, want := range []string{"Throughput", "Remote reads per 1000 requests", "DynamoDB cost per million requests", "Local hit ratio"} {
+				if !strings.Contains(all, want) {
+					t.Errorf("no panel %q", want)
+				}
+			}
+			if len(r.Systems) > 0 && !strings.Contains(all, "n/a") {
+				t.Error("the system without a DynamoDB bill is not marked n/a")
+			}
 		})
+	}
+}
+
+func TestNiceTicks(t *testing.T) {
+	tests := []struct {
+		top  float64
+		step float64
+		n    int
+	}{
+		{1000, 250, 4}, {46200, 20000, 3}, {0.125, 0.05, 3}, {0, 1, 1}, {7, 2, 4},
+	}
+	for _, tc := range tests {
+		step, n := niceTicks(tc.top)
+		if math.Abs(step-tc.step) > 1e-12 || n != tc.n || step*float64(n) < tc.top {
+			t.Errorf("niceTicks(%v) = %v, %d; want %v, %d", tc.top, step, n, tc.step, tc.n)
+		}
 	}
 }
 
@@ -165,6 +233,17 @@ func TestFormatting(t *testing.T) {
 		{change(ptr(1.02)), "+2.0%"},
 		{change(ptr(1)), "0%"},
 		{change(nil), "n/a"},
+		{fewer(ptr(0.259)), "74.1% fewer"},
+		{fewer(ptr(1.2)), "20.0% more"},
+		{fewer(ptr(1)), "same"},
+		{formatPercent(0.1), "10%"},
+		{formatPercent(0.125), "12.5%"},
+		{formatPercent(1), "100%"},
+		{formatPercent(1.0 / 3), "33.3%"},
+		{formatPercent(0.000001), "0.0001%"},
+		{formatPercent(0.00012345), "0.0123%"},
+		{formatPer1000(1.234), "1.23"},
+		{formatPer1000(13.56), "13.6"},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {

@@ -9,7 +9,7 @@ import (
 )
 
 // ReportSchema is the version of the JSON report's layout.
-const ReportSchema = 1
+const ReportSchema = 2
 
 // Report is everything one harness run measured. It is written as JSON
 // (WriteJSON), as a terminal table (WriteTable) and as a chart (WriteSVG).
@@ -27,8 +27,13 @@ type Report struct {
 	// Systems holds one result per system, "remote-only" first.
 	Systems []SystemResult `json:"systems"`
 	// Sweep holds the hit ratio of the one-node tiered store for each
-	// local capacity tried, smallest first.
+	// local capacity tried, in the order given.
 	Sweep []SweepPoint `json:"capacity_sweep"`
+	// Complete is false when the run was interrupted (or failed) before
+	// its last phase: Systems and Sweep then hold the phases finished.
+	Complete bool `json:"complete"`
+	// StoppedDuring names the phase an incomplete run stopped in.
+	StoppedDuring string `json:"stopped_during"`
 }
 
 // Env describes where the run happened.
@@ -60,6 +65,7 @@ type ReportConfig struct {
 	Remote              string             `json:"remote"`
 	Bus                 string             `json:"bus"`
 	Redis               string             `json:"redis"`
+	RedisNote           string             `json:"redis_note"`
 	Latency             LatencyReport      `json:"latency_model"`
 }
 
@@ -84,6 +90,10 @@ type SystemResult struct {
 	Errors    int64 `json:"errors"`
 	Conflicts int64 `json:"conflicts"`
 	Missing   int64 `json:"missing"`
+	// ConflictsPer1000 and ErrorsPer1000 are Conflicts and Errors per
+	// 1000 operations.
+	ConflictsPer1000 float64 `json:"conflicts_per_1000_ops"`
+	ErrorsPer1000    float64 `json:"errors_per_1000_ops"`
 	// WarmupSeconds is how long the system warmed up unmeasured;
 	// ElapsedSeconds is the length of the measured window.
 	WarmupSeconds  float64 `json:"warmup_seconds"`
@@ -98,14 +108,20 @@ type SystemResult struct {
 	HitRatio float64 `json:"local_hit_ratio"`
 	// RemoteReadsPer1000 and RemoteWritesPer1000 count requests to the
 	// backing store (DynamoDB, or Redis for the Redis system) per 1000
-	// operations; RemoteConflicts counts its failed version checks,
-	// including those an update loop retried.
-	RemoteReadsPer1000  float64 `json:"remote_reads_per_1000_ops"`
-	RemoteWritesPer1000 float64 `json:"remote_writes_per_1000_ops"`
-	RemoteConflicts     int64   `json:"remote_conflicts"`
-	// CostPerMillionOps is the estimated DynamoDB on-demand bill of one
-	// million operations in USD; null when the system does not use
-	// DynamoDB.
+	// operations. Reads include RemoteConsistentReadsPer1000, the
+	// strongly consistent reloads after a conflict; writes include
+	// RemoteRefusedWritesPer1000, those whose condition failed, which
+	// DynamoDB bills all the same. RemoteConflicts counts the failed
+	// version checks, including those an update loop retried.
+	RemoteReadsPer1000           float64 `json:"remote_reads_per_1000_ops"`
+	RemoteConsistentReadsPer1000 float64 `json:"remote_consistent_reads_per_1000_ops"`
+	RemoteWritesPer1000          float64 `json:"remote_writes_per_1000_ops"`
+	RemoteRefusedWritesPer1000   float64 `json:"remote_refused_writes_per_1000_ops"`
+	RemoteConflicts              int64   `json:"remote_conflicts"`
+	// Bill is the DynamoDB on-demand bill of one million operations, in
+	// request units and USD; CostPerMillionOps is its total. Both are
+	// null when the system does not use DynamoDB.
+	Bill              *Bill    `json:"dynamodb_bill"`
 	CostPerMillionOps *float64 `json:"dynamodb_usd_per_million_ops"`
 	// VsRemoteOnly compares the system with "remote-only".
 	VsRemoteOnly Ratios `json:"vs_remote_only"`
@@ -135,6 +151,10 @@ type Ratios struct {
 
 // SweepPoint is one local capacity of the hit-ratio sweep.
 type SweepPoint struct {
+	// Source is "sweep" for a point measured by the sweep itself, or the
+	// name of the system whose measurement it reuses (the one-node
+	// tiered system, when its capacity is one of the sweep's).
+	Source             string  `json:"source"`
 	Fraction           float64 `json:"fraction"`
 	Capacity           int     `json:"capacity"`
 	Ops                int64   `json:"ops"`
@@ -185,22 +205,34 @@ func summarize(sys *system, m measurement, cost CostModel) SystemResult {
 	if s := m.elapsed.Seconds(); s > 0 {
 		r.Throughput = float64(m.ops) / s
 	}
-	if m.ops > 0 {
-		r.RemoteReadsPer1000 = 1000 * float64(m.remote.Reads) / float64(m.ops)
-		r.RemoteWritesPer1000 = 1000 * float64(m.remote.Writes) / float64(m.ops)
+	per1000 := func(n int64) float64 {
+		if m.ops <= 0 {
+			return 0
+		}
+		return 1000 * float64(n) / float64(m.ops)
 	}
+	r.ConflictsPer1000, r.ErrorsPer1000 = per1000(m.conflicts), per1000(m.errors)
+	r.RemoteReadsPer1000 = per1000(m.remote.AllReads())
+	r.RemoteConsistentReadsPer1000 = per1000(m.remote.ConsistentReads)
+	r.RemoteWritesPer1000 = per1000(m.remote.Writes)
+	r.RemoteRefusedWritesPer1000 = per1000(m.remote.Refused())
 	if lookups := m.hits + m.misses; m.hasLocal && lookups > 0 {
 		r.HitRatio = float64(m.hits) / float64(lookups)
 	}
 	if sys.dynamo {
-		c := cost.PerMillionOps(m.remote.Reads, m.remote.Writes, m.ops)
-		r.CostPerMillionOps = &c
+		bill := cost.Bill(m.remote, m.ops)
+		usd := bill.USD()
+		r.Bill, r.CostPerMillionOps = &bill, &usd
 	}
 	return r
 }
 
-// compare fills in every result's ratios to base.
-func compare(results []SystemResult, base SystemResult) {
+// compare fills in every result's ratios to the first, remote-only.
+func compare(results []SystemResult) {
+	if len(results) == 0 {
+		return
+	}
+	base := results[0]
 	for i := range results {
 		r := &results[i]
 		r.VsRemoteOnly = Ratios{
@@ -227,6 +259,7 @@ func ratio(a, b float64) *float64 {
 // sweepPoint summarizes one capacity of the sweep.
 func sweepPoint(fraction float64, capacity int, m measurement) SweepPoint {
 	p := SweepPoint{
+		Source:        "sweep",
 		Fraction:      fraction,
 		Capacity:      capacity,
 		Ops:           m.ops,
@@ -238,10 +271,27 @@ func sweepPoint(fraction float64, capacity int, m measurement) SweepPoint {
 		p.Throughput = float64(m.ops) / s
 	}
 	if m.ops > 0 {
-		p.RemoteReadsPer1000 = 1000 * float64(m.remote.Reads) / float64(m.ops)
+		p.RemoteReadsPer1000 = 1000 * float64(m.remote.AllReads()) / float64(m.ops)
 	}
 	if lookups := m.hits + m.misses; lookups > 0 {
 		p.HitRatio = float64(m.hits) / float64(lookups)
 	}
 	return p
+}
+
+// sweepPointOf is the sweep point at fraction that reuses r, the one-node
+// tiered system's result, measured at the same local capacity.
+func sweepPointOf(fraction float64, capacity int, r SystemResult) SweepPoint {
+	return SweepPoint{
+		Source:             r.Name,
+		Fraction:           fraction,
+		Capacity:           capacity,
+		Ops:                r.Ops,
+		WarmupSeconds:      r.WarmupSeconds,
+		HitRatio:           r.HitRatio,
+		RemoteReadsPer1000: r.RemoteReadsPer1000,
+		Throughput:         r.Throughput,
+		P50us:              r.Latency.P50,
+		P99us:              r.Latency.P99,
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -171,6 +173,16 @@ func TestRunProducesACompleteReport(t *testing.T) {
 	if len(back.Sweep) != 2 {
 		t.Fatalf("sweep has %d points, want 2", len(back.Sweep))
 	}
+	// The 10% point is tiered-1's capacity: its measurement is reused.
+	if p := back.Sweep[0]; p.Source != SystemTiered || p.Ops != tiered.Ops || p.HitRatio != tiered.HitRatio {
+		t.Errorf("sweep point at tiered-1's capacity: %+v, want tiered-1's measurement", p)
+	}
+	if p := back.Sweep[1]; p.Source != "sweep" {
+		t.Errorf("sweep point 50%%: source %q, want sweep", p.Source)
+	}
+	if !back.Complete || back.StoppedDuring != "" {
+		t.Errorf("complete %v, stopped during %q; want a complete run", back.Complete, back.StoppedDuring)
+	}
 	for i, p := range back.Sweep {
 		if p.Fraction != cfg.SweepFractions[i] || p.Capacity != int(cfg.SweepFractions[i]*500) {
 			t.Errorf("sweep point %d: fraction %v capacity %d", i, p.Fraction, p.Capacity)
@@ -183,8 +195,9 @@ func TestRunProducesACompleteReport(t *testing.T) {
 		t.Errorf("config not recorded: %+v", c)
 	}
 
-	// Progress: every phase announced and finished, in order, within [0, 1].
-	steps := 1 + 3 + 2
+	// Progress: every phase announced and finished, in order, within [0, 1]:
+	// the preload, three systems, one sweep point (the other is tiered-1's).
+	steps := 1 + 3 + 1
 	finished := 0
 	for i, p := range progress {
 		if p.Steps != steps || p.Step < 1 || p.Step > steps || p.Done < 0 || p.Done > 1 {
@@ -232,6 +245,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"sessions", func(c *Config) { c.Sessions = -1 }},
 		{"payload", func(c *Config) { c.Payload = 500 * 1024 }},
 		{"concurrency", func(c *Config) { c.Concurrency = -4 }},
+		{"too much concurrency", func(c *Config) { c.Concurrency = MaxConcurrency + 1 }},
 		{"duration", func(c *Config) { c.Duration = -time.Second }},
 		{"max ops", func(c *Config) { c.MaxOps = -1 }},
 		{"local fraction", func(c *Config) { c.LocalFraction = 1.5 }},
@@ -248,5 +262,100 @@ func TestRunRejectsBadConfig(t *testing.T) {
 				t.Errorf("Run = %v, want a bench: error", err)
 			}
 		})
+	}
+}
+
+func TestRunBillAddsUp(t *testing.T) {
+	// Workload F retries conflicts through tier.Store.Update, whose
+	// reloads are strongly consistent reads: every column of the bill
+	// must still add up.
+	cfg := tinyConfig()
+	cfg.Workload, cfg.Sessions, cfg.Concurrency, cfg.SkipSweep = "f", 20, 8, true
+	rep, _ := runTiny(t, cfg)
+	cm := rep.Cost
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
+	for _, s := range rep.Systems {
+		b := s.Bill
+		if b == nil || s.CostPerMillionOps == nil {
+			t.Fatalf("%s: no bill", s.Name)
+		}
+		plain := s.RemoteReadsPer1000 - s.RemoteConsistentReadsPer1000
+		if want := 1000 * (plain*cm.RRUPerRead + s.RemoteConsistentReadsPer1000*cm.RRUPerConsistentRead); !near(b.RRU, want) {
+			t.Errorf("%s: %v RRU per million ops, want %v from the read columns", s.Name, b.RRU, want)
+		}
+		// Sessions always exist here: every write, refused or not, costs
+		// the item's WRU.
+		if want := 1000 * s.RemoteWritesPer1000 * cm.WRUPerWrite; !near(b.WRU, want) {
+			t.Errorf("%s: %v WRU per million ops, want %v from the write column", s.Name, b.WRU, want)
+		}
+		if !near(b.ReadUSD, b.RRU*cm.Prices.ReadPerMillion/1e6) || !near(b.WriteUSD, b.WRU*cm.Prices.WritePerMillion/1e6) ||
+			!near(*s.CostPerMillionOps, b.ReadUSD+b.WriteUSD) {
+			t.Errorf("%s: bill %+v does not add up to %v", s.Name, b, *s.CostPerMillionOps)
+		}
+		if s.RemoteRefusedWritesPer1000 > s.RemoteWritesPer1000 {
+			t.Errorf("%s: %v refused writes out of %v", s.Name, s.RemoteRefusedWritesPer1000, s.RemoteWritesPer1000)
+		}
+	}
+	// 8 clients updating 20 sessions collide: the tier reloads with
+	// strongly consistent reads, counted and billed as such.
+	if tiered := rep.Systems[1]; tiered.RemoteConsistentReadsPer1000 == 0 || tiered.RemoteRefusedWritesPer1000 == 0 {
+		t.Errorf("tiered-1 on F: %v consistent reads and %v refused writes per 1000 ops, want both",
+			tiered.RemoteConsistentReadsPer1000, tiered.RemoteRefusedWritesPer1000)
+	}
+}
+
+func TestRunStopsWithPartialReport(t *testing.T) {
+	// Cancel as soon as the second system starts: the report keeps the
+	// first, and says where the run stopped.
+	cfg := tinyConfig()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg.Progress = func(p Progress) {
+		if p.Phase == SystemTiered {
+			cancel()
+		}
+	}
+	rep, err := Run(ctx, cfg)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	if rep == nil || rep.Complete || rep.StoppedDuring != SystemTiered || len(rep.Systems) != 1 || rep.Systems[0].Name != SystemRemoteOnly {
+		t.Fatalf("partial report %+v", rep)
+	}
+	if r := rep.Systems[0].VsRemoteOnly.Throughput; r == nil || *r != 1 {
+		t.Errorf("the finished system was not compared: %v", r)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteTable(&b); err != nil || !strings.Contains(b.String(), "INCOMPLETE RUN: stopped during tiered-1") {
+		t.Errorf("table of a partial report (%v):\n%s", err, b.String())
+	}
+}
+
+func TestPreloadSkipsTheLatencyModel(t *testing.T) {
+	// 2000 sessions at a 50 ms write each would take over 3 s with 32
+	// writers if the model applied to the preload; the measured phase
+	// still pays it.
+	cfg := tinyConfig()
+	cfg.Sessions, cfg.MaxOps, cfg.Nodes, cfg.SkipSweep, cfg.Warmup = 2000, 20, 1, true, -1
+	cfg.NoLatency = false
+	cfg.Latency = LatencyModel{ReadP50: 50 * time.Millisecond, ReadP99: 50 * time.Millisecond, WriteP50: 50 * time.Millisecond, WriteP99: 50 * time.Millisecond}
+	var preloadDone time.Duration
+	start := time.Now()
+	cfg.Progress = func(p Progress) {
+		if p.Phase == "preload" && p.Finished {
+			preloadDone = time.Since(start)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if preloadDone > time.Second {
+		t.Errorf("preload took %v: it paid the latency model", preloadDone)
+	}
+	if p50 := rep.Systems[0].Latency.P50; p50 < 40e3 {
+		t.Errorf("remote-only p50 %vµs: the latency model was off while measuring", p50)
 	}
 }

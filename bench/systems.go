@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -129,22 +128,21 @@ func newTiered(name, description string, m *Meter, n, capacity int, opts tier.Op
 	return sys, nil
 }
 
-// newRedisSystem builds the Redis session store system on client and
-// fills it with the same sessions as the remote.
-func newRedisSystem(ctx context.Context, client *redis.Client, keys []string, data func(int) []byte, exp func(int) int64) (*system, error) {
-	s := &redisStore{c: client}
-	if err := s.preload(ctx, keys, data, exp); err != nil {
-		return nil, err
+// newRedisSystem is the Redis session store system on s, whose sessions
+// the preload wrote; Run deletes them when it ends. note, when set, is
+// added to its description.
+func newRedisSystem(s *redisStore, note string) *system {
+	desc := "every session in Redis: HMGET per read, Lua version check per write"
+	if note != "" {
+		desc += " (" + note + ")"
 	}
 	return &system{
 		name:        SystemRedis,
-		description: "every session in Redis: HMGET per read, Lua version check per write",
+		description: desc,
 		nodes:       []sessionStore{s},
 		counts:      s.counts,
-		close: func() error {
-			return s.cleanup(context.WithoutCancel(ctx), keys)
-		},
-	}, nil
+		close:       func() error { return nil },
+	}
 }
 
 // tierOptions are the options every tiered node of a run gets.

@@ -133,15 +133,19 @@ func TestRedisStore(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.NewClient(nil)
 	set := newSessionSet(4, 16, 1, time.Now())
-	sys, err := newRedisSystem(context.Background(), client, set.keys, set.data, set.expiry)
-	if err != nil {
+	rs := &redisStore{c: client}
+	if err := rs.preload(context.Background(), set.keys, set.data, set.expiry); err != nil {
 		t.Fatal(err)
 	}
+	sys := newRedisSystem(rs, "")
 	checkSessionStore(t, sys.nodes[0], set.keys[0])
 	if c := sys.counts(); c.Conflicts != 1 || c.Reads < 4 || c.Writes < 3 {
 		t.Errorf("redis counts %+v, want 1 conflict and every request counted", c)
 	}
 	if err := sys.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.cleanup(context.Background(), set.keys); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := client.Exists(context.Background(), redisKeyPrefix+set.keys[1]).Result(); err != nil || n != 0 {

@@ -4,81 +4,270 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
 
-// WriteTable prints the report as the terminal table: the run's settings,
-// one row per system, each system against remote-only, and the capacity
-// sweep.
+// WriteTable prints the report as the terminal table: the run's settings
+// and systems, what each system saves against remote-only (remote reads,
+// cost, p99, throughput: what an operator decides on), latency and
+// outcomes, the remote traffic and its DynamoDB bill in columns that add
+// up, the capacity sweep, and notes on how to read them.
 func (r *Report) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	c := r.Config
+	if !r.Complete {
+		fmt.Fprintf(&b, "INCOMPLETE RUN: stopped during %s; below are the %d phases that finished.\n\n",
+			orDash(r.StoppedDuring), len(r.Systems)+r.sweepMeasured())
+	}
 	fmt.Fprintf(&b, "workload %s (%s), %s keys over %d sessions of %d bytes\n",
 		c.Workload, c.WorkloadDescription, c.Distribution, c.Sessions, c.PayloadBytes)
-	fmt.Fprintf(&b, "%d concurrent clients, %gs measured per system", c.Concurrency, c.DurationSeconds)
+	fmt.Fprintf(&b, "%d concurrent clients (closed loop), each system measured for %gs", c.Concurrency, c.DurationSeconds)
 	if c.WarmupSeconds > 0 {
-		fmt.Fprintf(&b, " after a warm-up of %gs or more (tiered: until the local tier is full, at most one TTL)", c.WarmupSeconds)
+		fmt.Fprintf(&b, " after a warm-up of %gs or more (tiered: until the local tiers are full, at most one local TTL)", c.WarmupSeconds)
 	}
 	if c.MaxOps > 0 {
 		fmt.Fprintf(&b, " (at most %d ops)", c.MaxOps)
 	}
-	fmt.Fprintf(&b, "\nlocal tier %d sessions (%g%%) per node, local TTL %gs\n", c.LocalCapacity, 100*c.LocalFraction, c.LocalTTLSeconds)
+	fmt.Fprintf(&b, "\nlocal tier %d sessions (%s) per node, local TTL %gs\n", c.LocalCapacity, formatPercent(c.LocalFraction), c.LocalTTLSeconds)
 	fmt.Fprintf(&b, "remote: %s", c.Remote)
 	if c.Remote == "memory" {
 		fmt.Fprintf(&b, ", latency model %s", c.Latency.Description)
 	}
-	fmt.Fprintf(&b, "\ncost: a session item is %d B: %g RRU per read, %g WRU per write; $%g per million RRU, $%g per million WRU\n      (%s)\n\n",
+	b.WriteString("\n")
+	switch {
+	case c.RedisNote != "":
+		fmt.Fprintf(&b, "redis: %s\n", c.RedisNote)
+	case c.Redis != "":
+		fmt.Fprintf(&b, "redis: %s\n", c.Redis)
+	}
+	fmt.Fprintf(&b, "cost: a session item is %d B: %g RRU per read, %g WRU per write; $%g per million RRU, $%g per million WRU\n      (%s)\n",
 		r.Cost.ItemBytes, r.Cost.RRUPerRead, r.Cost.WRUPerWrite, r.Cost.Prices.ReadPerMillion, r.Cost.Prices.WritePerMillion, r.Cost.Prices.Note)
 
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tops/s\tp50\tp90\tp99\tp99.9\thit %\tremote rd/1k\tremote wr/1k\tconflicts\terrors\t$/M ops\t")
+	if len(r.Systems) > 0 {
+		b.WriteString("\nsystems\n")
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, s := range r.Systems {
+			fmt.Fprintf(tw, "  %s\t%s\n", s.Name, s.Description)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if err := r.writeSavings(&b); err != nil {
+			return err
+		}
+		if err := r.writeLatency(&b); err != nil {
+			return err
+		}
+		if err := r.writeBill(&b); err != nil {
+			return err
+		}
+	}
+	if err := r.writeSweep(&b); err != nil {
+		return err
+	}
+	r.writeNotes(&b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// sweepMeasured counts the sweep points measured by the sweep itself.
+func (r *Report) sweepMeasured() int {
+	n := 0
+	for _, p := range r.Sweep {
+		if p.Source == "sweep" {
+			n++
+		}
+	}
+	return n
+}
+
+// writeSavings prints the summary an operator decides on: per system,
+// DynamoDB reads, the bill per million requests, p99 and throughput, each
+// against remote-only.
+func (r *Report) writeSavings(b *strings.Builder) error {
+	base := r.Systems[0]
+	fmt.Fprintf(b, "\nwhat each system saves against %s (same run, same requests)\n", base.Name)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tDynamoDB reads/1k req\t$ per million req\tp99\tthroughput\t")
+	for i, s := range r.Systems {
+		reads, cost := "- (not DynamoDB)", "n/a (not DynamoDB)"
+		p99 := formatMicros(s.Latency.P99)
+		thr := formatCount(s.Throughput) + " ops/s"
+		if s.CostPerMillionOps != nil {
+			reads = fmt.Sprintf("%.0f", s.RemoteReadsPer1000)
+			cost = fmt.Sprintf("$%.4f", *s.CostPerMillionOps)
+		}
+		v := s.VsRemoteOnly
+		if i == 0 {
+			reads += " (baseline)"
+			if s.CostPerMillionOps != nil {
+				cost += " (baseline)"
+			}
+		} else {
+			if s.CostPerMillionOps != nil {
+				reads += " (" + fewer(v.RemoteReads) + ")"
+				cost += " (" + change(v.Cost) + ")"
+			}
+			p99 += " (" + lower(v.P99) + ")"
+			thr += " (" + times(v.Throughput) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", s.Name, reads, cost, p99, thr)
+	}
+	return tw.Flush()
+}
+
+// writeLatency prints throughput, latency percentiles, the hit ratio and
+// the outcomes per 1000 requests.
+func (r *Report) writeLatency(b *strings.Builder) error {
+	b.WriteString("\nlatency and outcomes\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tops/s\tp50\tp90\tp99\tp99.9\thit %\tconflicts/1k\terrors/1k\t")
 	for _, s := range r.Systems {
 		hit := "-"
 		if s.LocalTier {
 			hit = fmt.Sprintf("%.1f", 100*s.HitRatio)
 		}
-		cost := "n/a"
-		if s.CostPerMillionOps != nil {
-			cost = fmt.Sprintf("%.4f", *s.CostPerMillionOps)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%d\t%d\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			s.Name, formatCount(s.Throughput),
 			formatMicros(s.Latency.P50), formatMicros(s.Latency.P90), formatMicros(s.Latency.P99), formatMicros(s.Latency.P999),
-			hit, s.RemoteReadsPer1000, s.RemoteWritesPer1000, s.RemoteConflicts, s.Errors, cost)
+			hit, formatPer1000(s.ConflictsPer1000), formatPer1000(s.ErrorsPer1000))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	return tw.Flush()
+}
 
-	if len(r.Systems) > 1 {
-		b.WriteString("\n")
-		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "vs %s\tthroughput\tp50\tp99\tremote reads\tcost\t\n", r.Systems[0].Name)
-		for _, s := range r.Systems[1:] {
-			v := s.VsRemoteOnly
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name,
-				times(v.Throughput), lower(v.P50), lower(v.P99), change(v.RemoteReads), change(v.Cost))
+// writeBill prints the remote requests per 1000 requests and what
+// DynamoDB bills for them, in columns that add up: RRU = reads × RRU per
+// read, WRU = writes × WRU per write, $ = units × price, total = reads'
+// $ + writes' $.
+func (r *Report) writeBill(b *strings.Builder) error {
+	b.WriteString("\nremote requests per 1000 requests, and the DynamoDB bill per million requests\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\treads/1k\twrites/1k\tof which refused\tRRU/1k\tWRU/1k\t$ reads\t$ writes\t$ total\t")
+	for _, s := range r.Systems {
+		row := []string{s.Name, fmt.Sprintf("%.1f", s.RemoteReadsPer1000), fmt.Sprintf("%.1f", s.RemoteWritesPer1000),
+			fmt.Sprintf("%.1f", s.RemoteRefusedWritesPer1000)}
+		if s.Bill != nil {
+			row = append(row, fmt.Sprintf("%.1f", s.Bill.RRU/1000), fmt.Sprintf("%.1f", s.Bill.WRU/1000),
+				fmt.Sprintf("%.4f", s.Bill.ReadUSD), fmt.Sprintf("%.4f", s.Bill.WriteUSD), fmt.Sprintf("%.4f", s.Bill.USD()))
+		} else {
+			row = append(row, "-", "-", "-", "-", "n/a")
 		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
+	return tw.Flush()
+}
 
-	if len(r.Sweep) > 0 {
-		b.WriteString("\nhit ratio vs local capacity (one tiered node)\n")
-		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "capacity\tsessions\thit %\tremote rd/1k\tops/s\tp50\tp99\t")
-		for _, p := range r.Sweep {
-			fmt.Fprintf(tw, "%g%%\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t\n", 100*p.Fraction, p.Capacity, 100*p.HitRatio,
-				p.RemoteReadsPer1000, formatCount(p.Throughput), formatMicros(p.P50us), formatMicros(p.P99us))
+// writeSweep prints the capacity sweep.
+func (r *Report) writeSweep(b *strings.Builder) error {
+	if len(r.Sweep) == 0 {
+		return nil
+	}
+	b.WriteString("\nhit ratio vs local capacity (one tiered node)\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "capacity\tsessions\thit %\tremote rd/1k\tops/s\tp50\tp99\t")
+	for _, p := range r.Sweep {
+		mark := ""
+		if p.Source != "sweep" {
+			mark = "*"
 		}
-		if err := tw.Flush(); err != nil {
-			return err
+		fmt.Fprintf(tw, "%s%s\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t\n", formatPercent(p.Fraction), mark, p.Capacity, 100*p.HitRatio,
+			p.RemoteReadsPer1000, formatCount(p.Throughput), formatMicros(p.P50us), formatMicros(p.P99us))
+	}
+	return tw.Flush()
+}
+
+// writeNotes explains the columns that need it.
+func (r *Report) writeNotes(b *strings.Builder) {
+	var notes []string
+	if len(r.Systems) > 0 {
+		cm := r.Cost
+		notes = append(notes,
+			fmt.Sprintf("bill: writes/1k counts every conditional write sent, including those refused by their version check: DynamoDB bills "+
+				"a refused write like one that succeeds, sized by the item already stored (%g WRU here; 1 WRU when there is none). "+
+				"RRU/1k = reads/1k × %g (a strongly consistent reload after a conflict: × %g); WRU/1k = writes/1k × %g; "+
+				"$ reads = RRU/1k × $%g ÷ 1000, $ writes = WRU/1k × $%g ÷ 1000, per million requests; $ total = $ reads + $ writes.",
+				cm.WRUPerWrite, cm.RRUPerRead, cm.RRUPerConsistentRead, cm.WRUPerWrite, cm.Prices.ReadPerMillion, cm.Prices.WritePerMillion),
+			"conflicts/1k: requests whose version-checked write was refused because another client wrote the same session "+
+				"between this request's read and its write. Nothing is lost: the version check refuses the stale write; an update "+
+				"counts it and moves on (as YCSB does), a read-modify-write retries. Conflicts follow throughput: the more requests "+
+				"a system answers per second, the more writes to the hottest sessions overlap. With several nodes, a copy the bus "+
+				"has not invalidated yet adds a few.",
+		)
+		for _, s := range r.Systems {
+			if s.Bill == nil {
+				notes = append(notes, fmt.Sprintf("%s: its reads and writes are Redis commands; Redis is paid per node-hour, not per request.", s.Name))
+				break
+			}
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	for _, p := range r.Sweep {
+		if p.Source != "sweep" {
+			notes = append(notes, fmt.Sprintf("* capacity %s is %s's own measurement, not measured again.", formatPercent(p.Fraction), p.Source))
+		}
+	}
+	if len(notes) == 0 {
+		return
+	}
+	b.WriteString("\nnotes\n")
+	for _, n := range notes {
+		b.WriteString(wrap(n, "  ", 100))
+	}
+}
+
+// wrap breaks s into lines of at most width bytes (a longer word gets a
+// line of its own): the first starts with indent, the others with indent
+// and two more spaces. Every line ends with a newline.
+func wrap(s, indent string, width int) string {
+	var b strings.Builder
+	line, empty := indent, true
+	for _, word := range strings.Fields(s) {
+		if !empty && len(line)+1+len(word) > width {
+			b.WriteString(line + "\n")
+			line, empty = indent+"  ", true
+		}
+		if !empty {
+			line += " "
+		}
+		line += word
+		empty = false
+	}
+	b.WriteString(line + "\n")
+	return b.String()
+}
+
+// orDash returns s, or "-" when it is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// formatPercent prints a fraction as a percentage with three significant
+// digits at most and no exponent: 0.1 is "10%", 0.125 "12.5%", 1e-6
+// "0.0001%".
+func formatPercent(f float64) string {
+	v := 100 * f
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return strconv.FormatFloat(v, 'f', -1, 64) + "%"
+	}
+	decimals := max(0, min(12, 2-int(math.Floor(math.Log10(math.Abs(v))))))
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s + "%"
+}
+
+// formatPer1000 prints a rate per 1000 operations: two decimals below 10,
+// one above.
+func formatPer1000(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
 }
 
 // formatMicros prints a latency given in microseconds with a unit that
@@ -143,7 +332,7 @@ func lower(r *float64) string {
 	}
 }
 
-// change prints a ratio as a percentage change: 0.12 is "-88%".
+// change prints a ratio as a percentage change: 0.12 is "-88.0%".
 func change(r *float64) string {
 	if r == nil {
 		return "n/a"
@@ -153,6 +342,21 @@ func change(r *float64) string {
 		return "0%"
 	}
 	return fmt.Sprintf("%+.1f%%", pct)
+}
+
+// fewer prints a ratio of counts as how many fewer: 0.26 is "74.0%
+// fewer", 1.1 "10.0% more".
+func fewer(r *float64) string {
+	switch {
+	case r == nil:
+		return "n/a"
+	case math.Abs(*r-1) < 0.0005:
+		return "same"
+	case *r < 1:
+		return fmt.Sprintf("%.1f%% fewer", 100*(1-*r))
+	default:
+		return fmt.Sprintf("%.1f%% more", 100*(*r-1))
+	}
 }
 
 // fmtFactor prints a factor with precision suited to its size.

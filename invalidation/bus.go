@@ -176,7 +176,7 @@ var (
 )
 
 // Stats is a snapshot of a bus's counters since it was created. Counters
-// only grow. Fields a bus has no use for stay zero.
+// only grow; QueueDepth is a gauge. Fields a bus has no use for stay zero.
 type Stats struct {
 	// Published counts events handed on: for Local, Publish calls that
 	// returned nil; for Redis, events Redis acknowledged.
@@ -210,6 +210,11 @@ type Stats struct {
 	Reconnects uint64
 	// Gaps counts HandleGap calls, as each starts.
 	Gaps uint64
+	// QueueDepth is the number of events waiting in the publish queue now
+	// (Redis), not counting a batch being sent or waiting to be sent
+	// again: a gauge. It nears RedisOptions.QueueSize when Redis is slow
+	// or down, and Publish drops events once it gets there.
+	QueueDepth int
 }
 
 // counters holds the live values behind Stats.

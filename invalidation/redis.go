@@ -240,4 +240,8 @@ func (b *Redis) Close() error {
 
 // Stats returns a snapshot of the bus's counters; the subscription
 // counters are summed over all subscriptions.
-func (b *Redis) Stats() Stats { return b.c.snapshot() }
+func (b *Redis) Stats() Stats {
+	s := b.c.snapshot()
+	s.QueueDepth = b.queueDepth()
+	return s
+}

@@ -28,6 +28,9 @@ func (b *Redis) Publish(_ context.Context, e Event) error {
 	}
 }
 
+// queueDepth is the number of events waiting in the publish queue.
+func (b *Redis) queueDepth() int { return len(b.queue) }
+
 // publisher is the state of the publish goroutine: the batch being sent,
 // the events whose PUBLISH failed and will be sent again, the signer and
 // scratch space for the messages.

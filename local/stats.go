@@ -92,3 +92,17 @@ func (c *Cache) Stats() Stats {
 	}
 	return st
 }
+
+// Bytes returns the sum of len(key)+len(Data) over the entries held now
+// (a not-found marker has no Data), the quantity Options.MaxBytes caps: a
+// gauge. It takes each shard lock briefly.
+func (c *Cache) Bytes() int64 {
+	var n int64
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += s.bytes
+		s.mu.Unlock()
+	}
+	return n
+}

@@ -12,9 +12,13 @@ type counter struct {
 type descs struct {
 	counters    []counter
 	entries     *prometheus.Desc
+	bytes       *prometheus.Desc
+	capacity    *prometheus.Desc
+	maxBytes    *prometheus.Desc
 	remote      *prometheus.Desc
 	breakerOpen *prometheus.Desc
 	busLive     *prometheus.Desc
+	busQueue    *prometheus.Desc
 }
 
 func newDescs(ns string, labels prometheus.Labels) descs {
@@ -46,6 +50,10 @@ func newDescs(ns string, labels prometheus.Labels) descs {
 			c("breaker_rejected_total", "Misses refused because the circuit breaker on remote reads was open.", func(s *Snapshot) uint64 { return s.BreakerRejected }),
 		},
 		entries:     prometheus.NewDesc(prometheus.BuildFQName(ns, "", "local_entries"), "Entries in the local tier.", nil, labels),
+		bytes:       prometheus.NewDesc(prometheus.BuildFQName(ns, "", "local_bytes"), "Bytes held in the local tier: key plus data of every entry.", nil, labels),
+		capacity:    prometheus.NewDesc(prometheus.BuildFQName(ns, "", "local_capacity"), "Most entries the local tier holds (LocalCapacity).", nil, labels),
+		maxBytes:    prometheus.NewDesc(prometheus.BuildFQName(ns, "", "local_max_bytes"), "Byte cap of the local tier (LocalMaxBytes); 0 when there is none.", nil, labels),
+		busQueue:    prometheus.NewDesc(prometheus.BuildFQName(ns, "", "bus_publish_queue_depth"), "Invalidation events waiting in the publish queue (only with a bus).", nil, labels),
 		breakerOpen: prometheus.NewDesc(prometheus.BuildFQName(ns, "", "breaker_open"), "1 while the circuit breaker on remote reads is open or half-open.", nil, labels),
 		busLive:     prometheus.NewDesc(prometheus.BuildFQName(ns, "", "bus_connected"), "1 while the invalidation bus subscription is live (only with a bus).", nil, labels),
 		remote:      prometheus.NewDesc(prometheus.BuildFQName(ns, "", "remote_requests_total"), "Remote requests by operation and result.", []string{"op", "result"}, labels),
@@ -57,9 +65,13 @@ func (d *descs) describe(ch chan<- *prometheus.Desc) {
 		ch <- c.desc
 	}
 	ch <- d.entries
+	ch <- d.bytes
+	ch <- d.capacity
+	ch <- d.maxBytes
 	ch <- d.remote
 	ch <- d.breakerOpen
 	ch <- d.busLive
+	ch <- d.busQueue
 }
 
 func (d *descs) collect(ch chan<- prometheus.Metric, s Snapshot) {
@@ -67,9 +79,13 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s Snapshot) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.read(&s)))
 	}
 	ch <- prometheus.MustNewConstMetric(d.entries, prometheus.GaugeValue, float64(s.LocalEntries))
+	ch <- prometheus.MustNewConstMetric(d.bytes, prometheus.GaugeValue, float64(s.LocalBytes))
+	ch <- prometheus.MustNewConstMetric(d.capacity, prometheus.GaugeValue, float64(s.LocalCapacity))
+	ch <- prometheus.MustNewConstMetric(d.maxBytes, prometheus.GaugeValue, float64(s.LocalMaxBytes))
 	ch <- prometheus.MustNewConstMetric(d.breakerOpen, prometheus.GaugeValue, gauge(s.BreakerOpen))
 	if s.BusConfigured {
 		ch <- prometheus.MustNewConstMetric(d.busLive, prometheus.GaugeValue, gauge(s.BusLive))
+		ch <- prometheus.MustNewConstMetric(d.busQueue, prometheus.GaugeValue, float64(s.BusQueueDepth))
 	}
 	for op := range NumOps {
 		for res := range NumResults {

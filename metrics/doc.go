@@ -21,6 +21,9 @@
 //	tiersession_local_evictions_total            entries evicted for capacity
 //	tiersession_local_expirations_total          entries dropped because they expired
 //	tiersession_local_entries                    entries cached now (gauge)
+//	tiersession_local_bytes                      bytes cached now: key plus data of every entry (gauge)
+//	tiersession_local_capacity                   most entries the local tier holds (gauge)
+//	tiersession_local_max_bytes                  byte cap of the local tier, 0 if none (gauge)
 //	tiersession_singleflight_shared_total        misses served by another caller's load
 //	tiersession_remote_requests_total{op,result} remote requests by operation and result
 //	tiersession_remote_request_duration_seconds{op}  remote latency (histogram)
@@ -38,6 +41,7 @@
 //	tiersession_bus_rejected_total               bus messages dropped: undecodable or unauthenticated
 //	tiersession_bus_subscribe_errors_total       failed attempts to subscribe to the bus
 //	tiersession_bus_connected                    1 while the bus subscription is live (gauge, with a bus)
+//	tiersession_bus_publish_queue_depth          events waiting in the publish queue (gauge, with a bus)
 //	tiersession_loads_rejected_total             misses refused: MaxConcurrentLoads reads in flight
 //	tiersession_breaker_rejected_total           misses refused: circuit breaker on remote reads open
 //	tiersession_breaker_open                     1 while that breaker is open or half-open (gauge)

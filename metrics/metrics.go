@@ -43,11 +43,19 @@ var resultNames = [NumResults]string{"ok", "not_found", "conflict", "error"}
 func (r Result) String() string { return resultNames[r] }
 
 // Snapshot is every counter of one tier.Store at one moment. Counters only
-// grow; LocalEntries is a gauge.
+// grow; LocalEntries, LocalBytes, LocalCapacity, LocalMaxBytes,
+// BusQueueDepth, BreakerOpen and BusLive are gauges.
 type Snapshot struct {
 	LocalHits, LocalMisses, LocalNegativeHits uint64
 	LocalEvictions, LocalExpirations          uint64
 	LocalEntries                              int
+	// LocalBytes is the sum of key and data sizes held in the local tier
+	// now; LocalCapacity the most entries it holds (tier.Options.
+	// LocalCapacity) and LocalMaxBytes its byte cap (tier.Options.
+	// LocalMaxBytes, 0: none).
+	LocalBytes    int64
+	LocalCapacity int
+	LocalMaxBytes int64
 
 	SharedLoads uint64
 	Remote      [NumOps][NumResults]uint64
@@ -72,6 +80,10 @@ type Snapshot struct {
 	// BusConfigured is whether the store has a bus; BusLive whether its
 	// subscription is live now (a gauge, exported only with a bus).
 	BusConfigured, BusLive bool
+	// BusQueueDepth is the number of invalidation events waiting in the
+	// bus's publish queue now (a gauge, exported only with a bus; always
+	// 0 for a bus without a queue).
+	BusQueueDepth int
 }
 
 // RemoteRequests sums Remote over results for op.

@@ -12,7 +12,8 @@ import (
 )
 
 func TestCollector(t *testing.T) {
-	snap := metrics.Snapshot{LocalHits: 7, LocalMisses: 2, LocalEntries: 5, BusDropped: 3}
+	snap := metrics.Snapshot{LocalHits: 7, LocalMisses: 2, LocalEntries: 5, BusDropped: 3,
+		LocalBytes: 640, LocalCapacity: 100, BusConfigured: true, BusLive: true, BusQueueDepth: 12}
 	snap.Remote[metrics.OpPut][metrics.ResultConflict] = 4
 	reg := prometheus.NewRegistry()
 	c, err := metrics.New(reg, metrics.Options{ConstLabels: prometheus.Labels{"store": "s"}}, func() metrics.Snapshot { return snap })
@@ -30,10 +31,34 @@ tiersession_local_entries{store="s"} 5
 # HELP tiersession_bus_dropped_total Invalidation events dropped by a full publish queue.
 # TYPE tiersession_bus_dropped_total counter
 tiersession_bus_dropped_total{store="s"} 3
+# HELP tiersession_local_bytes Bytes held in the local tier: key plus data of every entry.
+# TYPE tiersession_local_bytes gauge
+tiersession_local_bytes{store="s"} 640
+# HELP tiersession_local_capacity Most entries the local tier holds (LocalCapacity).
+# TYPE tiersession_local_capacity gauge
+tiersession_local_capacity{store="s"} 100
+# HELP tiersession_local_max_bytes Byte cap of the local tier (LocalMaxBytes); 0 when there is none.
+# TYPE tiersession_local_max_bytes gauge
+tiersession_local_max_bytes{store="s"} 0
+# HELP tiersession_bus_publish_queue_depth Invalidation events waiting in the publish queue (only with a bus).
+# TYPE tiersession_bus_publish_queue_depth gauge
+tiersession_bus_publish_queue_depth{store="s"} 12
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
-		"tiersession_local_hits_total", "tiersession_local_entries", "tiersession_bus_dropped_total"); err != nil {
+		"tiersession_local_hits_total", "tiersession_local_entries", "tiersession_bus_dropped_total",
+		"tiersession_local_bytes", "tiersession_local_capacity", "tiersession_local_max_bytes",
+		"tiersession_bus_publish_queue_depth"); err != nil {
 		t.Fatal(err)
+	}
+	// Without a bus, the bus gauges are left out.
+	noBus := prometheus.NewRegistry()
+	if _, err := metrics.New(noBus, metrics.Options{}, func() metrics.Snapshot { return metrics.Snapshot{} }); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"tiersession_bus_connected", "tiersession_bus_publish_queue_depth"} {
+		if n, err := testutil.GatherAndCount(noBus, name); err != nil || n != 0 {
+			t.Errorf("%s without a bus: %d series (%v), want none", name, n, err)
+		}
 	}
 	if n := testutil.CollectAndCount(c, "tiersession_remote_requests_total"); n != int(metrics.NumOps)*int(metrics.NumResults) {
 		t.Fatalf("%d remote_requests_total series; want one per op and result (%d)", n, int(metrics.NumOps)*int(metrics.NumResults))

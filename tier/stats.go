@@ -40,6 +40,9 @@ func (s *Store) Stats() Stats {
 		LocalEvictions:     ls.Evictions,
 		LocalExpirations:   ls.Expirations,
 		LocalEntries:       ls.Entries,
+		LocalBytes:         s.local.Bytes(),
+		LocalCapacity:      s.opts.LocalCapacity,
+		LocalMaxBytes:      s.opts.LocalMaxBytes,
 		SharedLoads:        s.stats.sharedLoads.Load(),
 		Conflicts:          s.stats.conflicts.Load(),
 		UpdateRetries:      s.stats.updateRetries.Load(),
@@ -67,6 +70,7 @@ func (s *Store) Stats() Stats {
 		bs := b.Stats()
 		st.BusDropped = bs.Dropped
 		st.BusRejected = bs.DecodeErrors + bs.AuthFailures
+		st.BusQueueDepth = bs.QueueDepth
 	}
 	return st
 }

@@ -1,10 +1,15 @@
 // Command tierbench measures tiersession against the stores a user would
 // pick instead, on the same workload, and prints a table; it also writes a
-// JSON report and an SVG chart. With no flags it runs in well under a
-// minute on an in-memory remote with a latency model of in-region
-// DynamoDB; with -dynamodb-endpoint (or -dynamodb-table) it measures a
-// real DynamoDB, dynalite or DynamoDB Local, and with -redis it adds Redis
-// as a session store and as the invalidation bus.
+// JSON report and an SVG chart. With no flags it runs in about 35 seconds
+// on an in-memory remote with a latency model of in-region DynamoDB, and
+// adds Redis as a session store (and as the invalidation bus of the
+// multi-node tiered system) by starting a throwaway redis-server when one
+// is on PATH. With -dynamodb-endpoint (or -dynamodb-table) it measures a
+// real DynamoDB, dynalite or DynamoDB Local; -redis host:port uses a Redis
+// of yours, -redis none leaves Redis out.
+//
+// An interrupt (Ctrl-C) stops the run, writes what the finished phases
+// measured, marked incomplete, and exits with status 130.
 //
 //	go run ./cmd/tierbench
 //	go run ./cmd/tierbench -dynamodb-endpoint http://127.0.0.1:8000 -create-table -workload b
@@ -17,28 +22,51 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tiersession/tiersession/bench"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first interrupt, a second one kills at once: the default
+	// action comes back.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130 // 128 + SIGINT, as shells report it
+)
+
+// Values of -redis that are not addresses.
+const (
+	redisAuto = "auto"
+	redisNone = "none"
+)
 
 // options are the parsed command line.
 type options struct {
 	cfg    bench.Config
 	sweep  string
 	out    string
+	redis  string
 	dynamo dynamoFlags
 }
 
@@ -59,9 +87,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&c.Zipf, "zipf", d.Zipf, "zipfian constant, in (0, 1)")
 	fs.IntVar(&c.Sessions, "sessions", d.Sessions, "number of sessions")
 	fs.IntVar(&c.Payload, "payload", d.Payload, "session payload size in bytes")
-	fs.IntVar(&c.Concurrency, "concurrency", d.Concurrency, "concurrent clients (requests in flight)")
+	fs.IntVar(&c.Concurrency, "concurrency", d.Concurrency, fmt.Sprintf("concurrent clients (requests in flight), at most %d", bench.MaxConcurrency))
 	fs.DurationVar(&c.Duration, "duration", d.Duration, "measured time per system")
-	fs.DurationVar(&c.Warmup, "warmup", d.Warmup, "unmeasured warm-up per system (0 for none)")
+	fs.DurationVar(&c.Warmup, "warmup", d.Warmup, "least unmeasured warm-up per system (0 for none; tiered systems warm until their local tiers are full, at most one -local-ttl)")
 	fs.Int64Var(&c.MaxOps, "max-ops", 0, "cap on measured operations per system and sweep point (0: no cap)")
 	fs.Float64Var(&c.LocalFraction, "local-fraction", d.LocalFraction, "local tier capacity per node, as a fraction of sessions, in (0, 1]")
 	fs.DurationVar(&c.LocalTTL, "local-ttl", d.LocalTTL, "how long a node serves a session locally before re-reading the remote")
@@ -86,7 +114,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.dynamo.createTable, "create-table", false, "create the DynamoDB table if missing")
 	fs.BoolVar(&o.dynamo.consistentRead, "consistent-read", false, "strongly consistent DynamoDB reads (twice the read units)")
 	fs.IntVar(&c.PreloadConcurrency, "preload-concurrency", d.PreloadConcurrency, "concurrent Creates while filling the remote")
-	fs.StringVar(&c.Redis, "redis", "", "Redis address host:port: adds Redis as a session store and as the invalidation bus")
+	fs.StringVar(&o.redis, "redis", redisAuto, "Redis as a session store and as the multi-node invalidation bus: \"auto\" starts a throwaway redis-server on a free loopback port if one is on PATH, host:port uses yours, \"none\" leaves Redis out")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -108,6 +136,31 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if !f.ok {
 			return nil, fmt.Errorf("%s %s: must be positive", f.name, fs.Lookup(strings.TrimPrefix(f.name, "-")).Value)
 		}
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"-warmup", c.Warmup}, {"-latency-read-p50", c.Latency.ReadP50}, {"-latency-read-p99", c.Latency.ReadP99},
+		{"-latency-write-p50", c.Latency.WriteP50}, {"-latency-write-p99", c.Latency.WriteP99},
+	} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("%s %v: must not be negative", f.name, f.v)
+		}
+	}
+	if c.Concurrency > bench.MaxConcurrency {
+		return nil, fmt.Errorf("-concurrency %d: at most %d (each client keeps its own latency histogram of about 250 KB: "+
+			"%d clients would take %.1f GB before measuring anything, and a closed loop that wide measures the harness, not the stores)",
+			c.Concurrency, bench.MaxConcurrency, c.Concurrency, float64(c.Concurrency)*250e3/1e9)
+	}
+	switch o.redis {
+	case redisAuto, redisNone:
+	default:
+		if _, port, err := net.SplitHostPort(o.redis); err != nil || port == "" {
+			return nil, fmt.Errorf("-redis %q: want auto, none or host:port", o.redis)
+		}
+		c.Redis = o.redis
+		c.RedisNote = "your server at " + o.redis + " (-redis)"
 	}
 	if c.Warmup == 0 {
 		c.Warmup = -1 // bench.Config: negative means none
@@ -153,43 +206,91 @@ func parseSweep(s string) (fractions []float64, skip bool, err error) {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		return exitOK
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tierbench: %v\n", err)
-		return 2
+		return exitUsage
 	}
 	if o.dynamo.enabled() {
 		d, name, err := o.dynamo.open(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "tierbench: %v\n", err)
-			return 1
+			return exitFailed
 		}
 		o.cfg.Remote, o.cfg.RemoteName = d, name
 	}
-	if f, ok := stderr.(*os.File); ok {
-		o.cfg.Progress = newProgressView(f).update
-	} else {
-		o.cfg.Progress = (&progressView{w: stderr, started: time.Now()}).update
+	switch o.redis {
+	case redisNone:
+		o.cfg.RedisNote = "left out (-redis none)"
+	case redisAuto:
+		srv, note := startRedis(ctx)
+		if srv != nil {
+			defer srv.Close()
+			o.cfg.Redis = srv.Addr()
+		}
+		o.cfg.RedisNote = note
+		fmt.Fprintf(stderr, "redis: %s\n", note)
 	}
+	view := &progressView{w: stderr, started: time.Now()}
+	if f, ok := stderr.(*os.File); ok {
+		view = newProgressView(f)
+	}
+	o.cfg.Progress = view.update
 
 	rep, err := bench.Run(ctx, o.cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "tierbench: %v\n", err)
-		return 1
+		view.interrupted()
+		code := exitFailed
+		if ctx.Err() != nil {
+			code = exitInterrupted
+			fmt.Fprintf(stderr, "tierbench: interrupted\n")
+		} else {
+			fmt.Fprintf(stderr, "tierbench: %v\n", err)
+		}
+		if rep == nil || len(rep.Systems)+len(rep.Sweep) == 0 {
+			fmt.Fprintf(stderr, "tierbench: no phase finished; nothing written\n")
+			return code
+		}
+		fmt.Fprintln(stdout)
+		_ = rep.WriteTable(stdout)
+		paths, werr := writeOutputs(o.out, rep)
+		if werr != nil {
+			fmt.Fprintf(stderr, "tierbench: %v\n", werr)
+			return code
+		}
+		fmt.Fprintf(stdout, "\nincomplete run (stopped during %s): wrote the finished phases to %s\n", rep.StoppedDuring, strings.Join(paths, ", "))
+		return code
 	}
 	fmt.Fprintln(stdout)
 	if err := rep.WriteTable(stdout); err != nil {
 		fmt.Fprintf(stderr, "tierbench: %v\n", err)
-		return 1
+		return exitFailed
 	}
 	paths, err := writeOutputs(o.out, rep)
 	if err != nil {
 		fmt.Fprintf(stderr, "tierbench: %v\n", err)
-		return 1
+		return exitFailed
 	}
 	fmt.Fprintf(stdout, "\nwrote %s\n", strings.Join(paths, ", "))
-	return 0
+	return exitOK
+}
+
+// startRedis starts a throwaway redis-server for -redis auto. It returns
+// the server, or nil, and a note for the report saying which, and why.
+func startRedis(ctx context.Context) (*bench.RedisServer, string) {
+	srv, err := bench.StartRedisServer(ctx)
+	switch {
+	case errors.Is(err, bench.ErrNoRedisServer):
+		return nil, fmt.Sprintf("left out: redis-server is not on PATH (install it with: %s; or point -redis at a server)", bench.RedisInstallHint)
+	case err != nil:
+		return nil, fmt.Sprintf("left out: %v", err)
+	}
+	version := ""
+	if v := srv.Version(); v != "" {
+		version = " " + v
+	}
+	return srv, fmt.Sprintf("redis-server%s started for this run on %s", version, srv.Addr())
 }
 
 // writeOutputs writes the report, chart and table into dir.

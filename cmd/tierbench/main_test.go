@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,6 +40,10 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"price", []string{"-price-rru", "-1"}, "price"},
 		{"create table without DynamoDB", []string{"-create-table"}, "need -dynamodb-endpoint"},
 		{"malformed duration", []string{"-duration", "five"}, "invalid value"},
+		{"negative warm-up", []string{"-warmup", "-1s"}, "-warmup -1s: must not be negative"},
+		{"negative latency", []string{"-latency-write-p50", "-5ms"}, "-latency-write-p50 -5ms: must not be negative"},
+		{"too much concurrency", []string{"-concurrency", "20000"}, "-concurrency 20000: at most 1024"},
+		{"redis address", []string{"-redis", "localhost"}, "want auto, none or host:port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -85,21 +90,23 @@ func TestRunWritesTableReportAndChart(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	var stdout, stderr bytes.Buffer
 	args := []string{"-sessions", "200", "-payload", "32", "-concurrency", "2", "-duration", "30s", "-max-ops", "400",
-		"-warmup", "0", "-sweep", "10,50", "-sweep-duration", "30s", "-no-latency", "-nodes", "2", "-out", out}
+		"-warmup", "0", "-sweep", "10,50", "-sweep-duration", "30s", "-no-latency", "-nodes", "2", "-redis", "none", "-out", out}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if code := run(ctx, args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit code %d\nstderr: %s", code, stderr.String())
 	}
-	for _, want := range []string{"remote-only", "tiered-1", "tiered-2", "vs remote-only", "hit ratio vs local capacity", "report.json"} {
+	for _, want := range []string{"remote-only", "tiered-1", "tiered-2", "what each system saves against remote-only",
+		"hit ratio vs local capacity", "redis: left out (-redis none)", "report.json"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	// Not a terminal: one plain line per phase, no carriage returns.
+	// Not a terminal: one plain line per phase, no carriage returns. The
+	// preload, three systems, one sweep point (10% is tiered-1's).
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
-	if len(lines) != 6 || strings.Contains(stderr.String(), "\r") {
-		t.Errorf("progress on a non-terminal: %q, want 6 plain lines", stderr.String())
+	if len(lines) != 5 || strings.Contains(stderr.String(), "\r") {
+		t.Errorf("progress on a non-terminal: %q, want 5 plain lines", stderr.String())
 	}
 	var rep bench.Report
 	data, err := os.ReadFile(filepath.Join(out, "report.json"))
@@ -114,6 +121,89 @@ func TestRunWritesTableReportAndChart(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// cancelOn is a progress writer that cancels a run once it has written
+// the given text.
+type cancelOn struct {
+	bytes.Buffer
+	text   string
+	cancel context.CancelFunc
+}
+
+func (w *cancelOn) Write(p []byte) (int, error) {
+	n, err := w.Buffer.Write(p)
+	if strings.Contains(w.String(), w.text) {
+		w.cancel()
+	}
+	return n, err
+}
+
+func TestInterruptWritesTheFinishedPhases(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout bytes.Buffer
+	// Interrupted once remote-only has finished, while tiered-1 runs
+	// (for 30 s, were it not interrupted).
+	stderr := &cancelOn{text: "[2/", cancel: cancel}
+	args := []string{"-sessions", "200", "-payload", "32", "-concurrency", "2", "-duration", "30s", "-max-ops", "300",
+		"-warmup", "0", "-sweep", "none", "-no-latency", "-redis", "none", "-out", out}
+	code := run(ctx, args, &stdout, stderr)
+	if code != exitInterrupted {
+		t.Fatalf("exit code %d, want %d\nstderr: %s", code, exitInterrupted, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "INCOMPLETE RUN: stopped during tiered-1") || !strings.Contains(stdout.String(), "wrote the finished phases") {
+		t.Errorf("stdout of an interrupted run:\n%s", stdout.String())
+	}
+	var rep bench.Report
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Complete || len(rep.Systems) != 1 || rep.Systems[0].Name != "remote-only" {
+		t.Errorf("report.json of an interrupted run: %v, complete %v, %d systems", err, rep.Complete, len(rep.Systems))
+	}
+	for _, name := range []string{"chart.svg", "table.txt"} {
+		if data, err := os.ReadFile(filepath.Join(out, name)); err != nil || !bytes.Contains(data, []byte("INCOMPLETE")) {
+			t.Errorf("%s of an interrupted run is missing or not marked incomplete (%v)", name, err)
+		}
+	}
+}
+
+func TestRedisAuto(t *testing.T) {
+	args := []string{"-sessions", "100", "-payload", "32", "-concurrency", "2", "-duration", "30s", "-max-ops", "200",
+		"-warmup", "0", "-sweep", "none", "-no-latency", "-nodes", "2", "-out", filepath.Join(t.TempDir(), "out")}
+	t.Run("not on PATH", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("exit code %d\nstderr: %s", code, stderr.String())
+		}
+		if want := "redis: left out: redis-server is not on PATH"; !strings.Contains(stdout.String(), want) || !strings.Contains(stderr.String(), want) {
+			t.Errorf("output does not say why Redis was left out:\n%s\n%s", stdout.String(), stderr.String())
+		}
+		if strings.Contains(stdout.String(), "  redis  ") {
+			t.Errorf("a redis system without a Redis:\n%s", stdout.String())
+		}
+	})
+	t.Run("on PATH", func(t *testing.T) {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("redis-server not on PATH (install it with: %s)", bench.RedisInstallHint)
+			}
+			t.Skipf("redis-server not on PATH (install it with: %s)", bench.RedisInstallHint)
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("exit code %d\nstderr: %s", code, stderr.String())
+		}
+		for _, want := range []string{"started for this run on 127.0.0.1:", "Redis invalidation bus", "every session in Redis"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+			}
+		}
+	})
 }
 
 func TestProgressBar(t *testing.T) {

@@ -63,6 +63,14 @@ func (v *progressView) update(p bench.Progress) {
 		compact(p.Ops), time.Since(v.started).Truncate(time.Second))
 }
 
+// interrupted ends a bar left half drawn, so that what follows starts on
+// a line of its own.
+func (v *progressView) interrupted() {
+	if v.terminal && v.lastStep > 0 {
+		fmt.Fprintln(v.w)
+	}
+}
+
 // bar draws a fraction in [0, 1] as a bar of barWidth cells.
 func bar(done float64) string {
 	done = min(max(done, 0), 1)
