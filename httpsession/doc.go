@@ -91,6 +91,40 @@
 // every node's local tier through the invalidation bus, and clears the
 // cookie.
 //
+// # Users: "your devices" and "log out everywhere"
+//
+// With Options.OwnerKey set, SetOwner ties a session to its user at login
+// (renewing it, as Renew does), with a little metadata such as a device
+// label. List returns the user's sessions for a "your devices" page, each
+// with an opaque ID (Session.ID is the current request's, to mark "this
+// device"); End ends one of them by its ID; DestroyAll ends them all, on
+// every node: from a "log out everywhere" button, or after a password
+// change.
+//
+//	sessions, _ := httpsession.New(store, httpsession.Options{OwnerKey: ownerKey})
+//
+//	func login(w http.ResponseWriter, r *http.Request) {
+//		// ... check the credentials of user ...
+//		err := sessions.SetOwner(r, user.ID, map[string]string{"device": deviceLabel(r)})
+//	}
+//
+//	func logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+//		err := sessions.DestroyAll(r.Context(), user.ID)
+//		err = sessions.Destroy(r) // and this request's cookie
+//	}
+//
+// The store never sees the user id: it indexes a keyed hash of it
+// (HMAC-SHA256 under OwnerKey), so the table and its index hold no e-mail
+// address or account number, and without the key the hashes cannot be
+// reversed by hashing guesses. Keep OwnerKey secret and stable; to change
+// it, move the old one to PreviousOwnerKeys. The session's data holds the
+// user id, like any value the application puts there (Session.Owner).
+//
+// DestroyAll holds even for a session created a moment before it, which
+// the store's owner index (on DynamoDB, eventually consistent) does not
+// list yet, and for a login racing it: see tier.Store.DestroyAll for how,
+// and for how soon other nodes stop serving the user's sessions.
+//
 // # Trade-offs
 //
 //   - Server-side sessions, not signed cookies: a session can be revoked
@@ -113,10 +147,11 @@
 //
 // # The record
 //
-// A record's Data is one byte of kind, then either the creation time and
-// the Codec's encoding of the values (a session), or the successor's
-// storage key (a pointer). The default BinaryCodec encodes the supported
-// types (string, bool, int64, float64, time.Time, []byte) compactly and
-// decodes nothing else; gob of arbitrary types is deliberately not
-// offered. A value of another type fails at Put.
+// A record's Data is one byte of kind, then either the creation time
+// (and, for an owned session, the owner and its meta) and the Codec's
+// encoding of the values (a session), or the successor's storage key (a
+// pointer). The default BinaryCodec encodes the supported types (string,
+// bool, int64, float64, time.Time, []byte) compactly and decodes nothing
+// else; gob of arbitrary types is deliberately not offered. A value of
+// another type fails at Put.
 package httpsession

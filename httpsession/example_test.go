@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"slices"
+	"strings"
 
 	"github.com/tiersession/tiersession/httpsession"
 	"github.com/tiersession/tiersession/remote"
@@ -94,4 +96,72 @@ func ExampleManager_Renew() {
 	// Output:
 	// alice true
 	//  false
+}
+
+// "Your devices" and "log out everywhere": SetOwner ties each login to its
+// user; List shows the user's sessions; DestroyAll ends them all.
+func ExampleManager_SetOwner() {
+	store, _ := tier.New(remote.NewMemory(remote.MemoryOptions{}), tier.Options{})
+	defer store.Close()
+	ownerKey := []byte("0123456789abcdef0123456789abcdef") // a secret, the same on every node
+	sessions, _ := httpsession.New(store, httpsession.Options{OwnerKey: ownerKey})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		// ... check the credentials: the user is alice ...
+		if err := sessions.SetOwner(r, "alice", map[string]string{"device": r.FormValue("device")}); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("GET /devices", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := httpsession.FromContext(r.Context())
+		devices, _ := sessions.List(r.Context(), s.Owner())
+		var names []string
+		for _, d := range devices {
+			if d.ID == s.ID() {
+				d.Meta["device"] += " (this one)"
+			}
+			names = append(names, d.Meta["device"])
+		}
+		slices.Sort(names) // List is oldest first, to the second
+		fmt.Fprint(w, strings.Join(names, ", "))
+	})
+	mux.HandleFunc("POST /logout-everywhere", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := httpsession.FromContext(r.Context())
+		if err := sessions.DestroyAll(r.Context(), s.Owner()); err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		_ = sessions.Destroy(r)
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		s, _ := httpsession.FromContext(r.Context())
+		fmt.Fprintf(w, "owner %q", s.Owner())
+	})
+	srv := httptest.NewTLSServer(sessions.Handle(mux))
+	defer srv.Close()
+
+	// Two browsers of alice's.
+	browser := func() func(method, path string) {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Transport: srv.Client().Transport, Jar: jar}
+		return func(method, path string) {
+			req, _ := http.NewRequest(method, srv.URL+path, nil)
+			resp, _ := client.Do(req)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if len(body) > 0 {
+				fmt.Println(string(body))
+			}
+		}
+	}
+	phone, laptop := browser(), browser()
+	phone("POST", "/login?device=phone")
+	laptop("POST", "/login?device=laptop")
+	laptop("GET", "/devices")
+	phone("POST", "/logout-everywhere")
+	laptop("GET", "/me")
+	// Output:
+	// laptop (this one), phone
+	// owner ""
 }

@@ -127,7 +127,60 @@ func app(mgr *httpsession.Manager) http.Handler {
 		fmt.Fprint(w, "ok")
 	})
 	mux.HandleFunc("/silent", func(_ http.ResponseWriter, r *http.Request) { putIf(r) })
+	ownerRoutes(mux, mgr, sess)
 	return mux
+}
+
+// ownerRoutes adds the owner endpoints to the test application:
+//
+//	/login?user=U&device=D  ties the session to U (SetOwner), writes its ID
+//	/whoami                 writes the session's owner
+//	/devices?user=U         writes U's sessions, one "ID device" per line,
+//	                        "*" after the request's own
+//	/end?user=U&id=I        ends U's session I
+//	/logoutall?user=U       ends all of U's sessions, then this one
+func ownerRoutes(mux *http.ServeMux, mgr *httpsession.Manager, sess func(*http.Request) *httpsession.Session) {
+	fail := func(w http.ResponseWriter, err error) { http.Error(w, err.Error(), http.StatusConflict) }
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		if err := mgr.SetOwner(r, r.FormValue("user"), map[string]string{"device": r.FormValue("device")}); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprint(w, sess(r).ID())
+	})
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, sess(r).Owner()) })
+	mux.HandleFunc("/devices", func(w http.ResponseWriter, r *http.Request) {
+		list, err := mgr.List(r.Context(), r.FormValue("user"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		for _, d := range list {
+			mark := ""
+			if d.ID == sess(r).ID() {
+				mark = " *"
+			}
+			fmt.Fprintf(w, "%s %s%s\n", d.ID, d.Meta["device"], mark)
+		}
+	})
+	mux.HandleFunc("/end", func(w http.ResponseWriter, r *http.Request) {
+		if err := mgr.End(r.Context(), r.FormValue("user"), r.FormValue("id")); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("/logoutall", func(w http.ResponseWriter, r *http.Request) {
+		if err := mgr.DestroyAll(r.Context(), r.FormValue("user")); err != nil {
+			fail(w, err)
+			return
+		}
+		if err := mgr.Destroy(r); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
 }
 
 // do serves one request with the token (if not "") in the session cookie.
@@ -203,10 +256,36 @@ func (f *fixture) writes(fn func()) int64 {
 	return f.counted.writes.Load() - before
 }
 
-// countingRemote counts the writes a tier.Store sends to a Memory.
+// countingRemote counts the writes a tier.Store sends to a Memory. Its
+// owner index, List, leaves out the keys hidden with hide, as DynamoDB's
+// eventually consistent index would leave out the newest sessions.
 type countingRemote struct {
 	*remote.Memory
 	writes atomic.Int64
+	mu     sync.Mutex
+	hidden map[string]bool
+}
+
+func (c *countingRemote) hide(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hidden == nil {
+		c.hidden = make(map[string]bool)
+	}
+	c.hidden[key] = true
+}
+
+func (c *countingRemote) List(ctx context.Context, owner string) ([]remote.Record, error) {
+	recs, err := c.Memory.List(ctx, owner)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var shown []remote.Record
+	for _, r := range recs {
+		if !c.hidden[r.Key] {
+			shown = append(shown, r)
+		}
+	}
+	return shown, err
 }
 
 func (c *countingRemote) Create(ctx context.Context, rec remote.Record) (remote.Record, error) {

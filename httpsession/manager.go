@@ -26,7 +26,20 @@ type Store interface {
 	Delete(ctx context.Context, key string, version uint64) error
 }
 
-var _ Store = (*tier.Store)(nil)
+// OwnerStore is what the owner features (SetOwner, List, End,
+// DestroyAll) need from the store besides Store: *tier.Store and the root
+// package's Store provide it. A Manager detects it at run time; over a
+// store without it those methods fail with ErrNoOwners.
+type OwnerStore interface {
+	List(ctx context.Context, owner string) ([]tier.Owned, error)
+	End(ctx context.Context, owner, id string) error
+	DestroyAll(ctx context.Context, owner string) error
+}
+
+var (
+	_ Store      = (*tier.Store)(nil)
+	_ OwnerStore = (*tier.Store)(nil)
+)
 
 // Errors callers act on, matched with errors.Is. Store failures come
 // wrapped, so tier's sentinels (tier.ErrUnavailable, ...) match as well.
@@ -42,15 +55,19 @@ var (
 	// ErrSaveFailed is what a handler's Write returns after the session
 	// could not be saved and the ErrorHandler has written the response.
 	ErrSaveFailed = errors.New("httpsession: session not saved; the error handler answered")
+	// ErrNoOwners: an owner feature was used without Options.OwnerKey, or
+	// over a store without owners (see OwnerStore).
+	ErrNoOwners = errors.New("httpsession: owners need Options.OwnerKey and a store with owners")
 )
 
 // Manager loads and saves the sessions of the requests that go through its
 // middleware. It is safe for concurrent use; one Manager serves any number
 // of handlers.
 type Manager struct {
-	store Store
-	opts  Options
-	stats counters
+	store  Store
+	owners OwnerStore // store's, when it has owners and OwnerKey is set
+	opts   Options
+	stats  counters
 }
 
 // New returns a Manager over store.
@@ -62,7 +79,11 @@ func New(store Store, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{store: store, opts: o}, nil
+	m := &Manager{store: store, opts: o}
+	if len(o.OwnerKey) > 0 {
+		m.owners, _ = store.(OwnerStore)
+	}
+	return m, nil
 }
 
 // Handle is the middleware. Before next runs, it reads the session the
@@ -168,7 +189,7 @@ func (m *Manager) load(r *http.Request, s *Session) error {
 			return nil
 		}
 		s.key, s.version, s.expiresAt = key, rec.Version, rec.ExpiresAt
-		s.created, s.values = p.created, values
+		s.created, s.owned, s.values = p.created, p.owned, values
 		if hop > 0 {
 			s.via = presented
 			m.stats.redirected.Add(1)

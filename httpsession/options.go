@@ -49,6 +49,22 @@ type Options struct {
 	// (strict: the server only ever uses tokens it issued).
 	AdoptUnknownTokens bool
 
+	// OwnerKey turns owners on: SetOwner ties a session to its user, and
+	// List, End and DestroyAll ("log out everywhere") find the user's
+	// sessions, over a store with owners (OwnerStore). The store indexes
+	// sessions by a keyed hash of the user id, HMAC-SHA256 under OwnerKey
+	// (tier.HashOwner), never by the user id itself: the table and its
+	// index then hold no e-mail address or account number, and without
+	// the key nobody can tell whose sessions an id groups. At least 16
+	// bytes, from a secret store, the same on every node. Default: nil,
+	// owners off (those methods fail with ErrNoOwners).
+	OwnerKey []byte
+	// PreviousOwnerKeys are owner keys that were OwnerKey before:
+	// sessions tied to a user under one of them are still listed, ended
+	// and destroyed, until they expire (Lifetime) or are renewed (a
+	// renewed session is tied under OwnerKey). Default: none.
+	PreviousOwnerKeys [][]byte
+
 	// Codec encodes the session's values in the record. Default:
 	// BinaryCodec. Changing it makes existing records unreadable (they
 	// count as corrupt and their users get fresh sessions).
@@ -108,6 +124,9 @@ const (
 	DevCookieName       = "session"
 )
 
+// minOwnerKeyLen is the shortest owner key New accepts, in bytes.
+const minOwnerKeyLen = 16
+
 // ErrBadOptions is returned by New for option values it cannot use.
 var ErrBadOptions = errors.New("httpsession: bad options")
 
@@ -125,6 +144,14 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.IdleTimeout < time.Second || o.Lifetime < time.Second {
 		return o, fmt.Errorf("%w: IdleTimeout and Lifetime must be at least 1s (the store keeps whole seconds)", ErrBadOptions)
+	}
+	for _, k := range append([][]byte{o.OwnerKey}, o.PreviousOwnerKeys...) {
+		if k != nil && len(k) < minOwnerKeyLen {
+			return o, fmt.Errorf("%w: an owner key of %d bytes; want at least %d", ErrBadOptions, len(k), minOwnerKeyLen)
+		}
+	}
+	if len(o.PreviousOwnerKeys) > 0 && len(o.OwnerKey) == 0 {
+		return o, fmt.Errorf("%w: PreviousOwnerKeys without an OwnerKey", ErrBadOptions)
 	}
 	if o.RenewGrace == 0 {
 		o.RenewGrace = DefaultRenewGrace

@@ -3,26 +3,49 @@ package httpsession
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/tiersession/tiersession"
 )
 
-// The Data of a stored record is one of two kinds, told apart by its first
-// byte (which doubles as the format version):
+// The Data of a stored record is one of three kinds, told apart by its
+// first byte (which doubles as the format version):
 //
-//	session  0x01  uvarint(created, Unix seconds)  codec payload
-//	pointer  0x02  successor's storage key (tiersession.StorageKey form)
+//	session        0x01  uvarint(created, Unix seconds)  codec payload
+//	pointer        0x02  successor's storage key (tiersession.StorageKey form)
+//	owned session  0x03  uvarint(created)  owner  meta  codec payload
+//
+// where, in an owned session, owner is uvarint(length) and the bytes of
+// the owner SetOwner was given (the application's user id, in clear: Data
+// is the session's content, sealed wherever the store seals), and meta is
+// uvarint(entries), then per entry, by ascending key, uvarint(length) key
+// uvarint(length) value.
 //
 // A session record holds what timeouts need: the creation time (for
 // Lifetime) in Data, and the idle deadline as the record's ExpiresAt, which
-// the store's Touch moves without rewriting Data. A pointer record is what
-// Renew leaves under the replaced token's key for RenewGrace: it names the
-// session that took over, never a token.
+// the store's Touch moves without rewriting Data. An owned session also
+// holds its owner and meta, so that Renew can tie the record that takes
+// over to the same owner: the store's own owner fields (a keyed hash of the
+// owner, see Options.OwnerKey) are not in the records Get returns. A
+// pointer record is what Renew leaves under the replaced token's key for
+// RenewGrace: it names the session that took over, never a token.
 const (
 	kindSession byte = 0x01
 	kindPointer byte = 0x02
+	kindOwned   byte = 0x03
 )
+
+// maxOwnerLen bounds the owner SetOwner takes, in bytes.
+const maxOwnerLen = 1024
+
+// owned is the owner of a session and the meta shown with it by List; zero
+// for a session without owner.
+type owned struct {
+	owner string
+	meta  map[string]string
+}
 
 // maxHops bounds how many pointer records a load follows (one per Renew
 // within RenewGrace); a longer chain is treated as no session.
@@ -32,6 +55,7 @@ const maxHops = 4
 type parsed struct {
 	successor string    // pointer record: the key that took over
 	created   time.Time // session record
+	owned     owned     // owned session record
 	payload   []byte    // session record: codec bytes (shares Data)
 }
 
@@ -41,12 +65,19 @@ func parseRecord(data []byte) (parsed, error) {
 		return parsed{}, fmt.Errorf("%w: empty record", errCorrupt)
 	}
 	switch data[0] {
-	case kindSession:
+	case kindSession, kindOwned:
 		sec, n := binary.Uvarint(data[1:])
 		if n <= 0 || sec > 1<<40 {
 			return parsed{}, fmt.Errorf("%w: bad creation time", errCorrupt)
 		}
-		return parsed{created: time.Unix(int64(sec), 0), payload: data[1+n:]}, nil
+		p := parsed{created: time.Unix(int64(sec), 0), payload: data[1+n:]}
+		if data[0] == kindOwned {
+			var err error
+			if p.owned, p.payload, err = parseOwned(p.payload); err != nil {
+				return parsed{}, err
+			}
+		}
+		return p, nil
 	case kindPointer:
 		succ := string(data[1:])
 		if !tiersession.ValidToken(succ) {
@@ -59,11 +90,63 @@ func parseRecord(data []byte) (parsed, error) {
 	return parsed{}, fmt.Errorf("%w: unknown record kind %#x", errCorrupt, data[0])
 }
 
-// sessionData builds a session record's Data.
-func sessionData(created time.Time, payload []byte) []byte {
+// parseOwned decodes the owner and meta that start b, and returns the rest.
+func parseOwned(b []byte) (owned, []byte, error) {
+	bad := fmt.Errorf("%w: bad owner or meta", errCorrupt)
+	str := func() (string, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return "", false
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s, true
+	}
+	var o owned
+	var ok bool
+	if o.owner, ok = str(); !ok || o.owner == "" || len(o.owner) > maxOwnerLen {
+		return owned{}, nil, bad
+	}
+	entries, k := binary.Uvarint(b)
+	if k <= 0 || entries > uint64(len(b)) {
+		return owned{}, nil, bad
+	}
+	b = b[k:]
+	if entries > 0 {
+		o.meta = make(map[string]string, entries)
+	}
+	for range entries {
+		key, ok1 := str()
+		val, ok2 := str()
+		if !ok1 || !ok2 {
+			return owned{}, nil, bad
+		}
+		o.meta[key] = val
+	}
+	return o, b, nil
+}
+
+// sessionData builds a session record's Data: an owned session's if o has
+// an owner.
+func sessionData(created time.Time, o owned, payload []byte) []byte {
 	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(payload))
-	b = append(b, kindSession)
+	kind := kindSession
+	if o.owner != "" {
+		kind = kindOwned
+	}
+	b = append(b, kind)
 	b = binary.AppendUvarint(b, uint64(max(created.Unix(), 0)))
+	if o.owner != "" {
+		b = binary.AppendUvarint(b, uint64(len(o.owner)))
+		b = append(b, o.owner...)
+		b = binary.AppendUvarint(b, uint64(len(o.meta)))
+		for _, k := range slices.Sorted(maps.Keys(o.meta)) {
+			b = binary.AppendUvarint(b, uint64(len(k)))
+			b = append(b, k...)
+			b = binary.AppendUvarint(b, uint64(len(o.meta[k])))
+			b = append(b, o.meta[k]...)
+		}
+	}
 	return append(b, payload...)
 }
 
@@ -73,13 +156,13 @@ func pointerData(successor string) []byte {
 }
 
 // encodeSession encodes values with the codec into a session record's
-// Data.
-func (m *Manager) encodeSession(created time.Time, values map[string]any) ([]byte, error) {
+// Data, owned by o if it has an owner.
+func (m *Manager) encodeSession(created time.Time, o owned, values map[string]any) ([]byte, error) {
 	payload, err := m.opts.Codec.Encode(values)
 	if err != nil {
 		return nil, fmt.Errorf("httpsession: encoding the session: %w", err)
 	}
-	return sessionData(created, payload), nil
+	return sessionData(created, o, payload), nil
 }
 
 // decodeValues decodes a session record's payload.

@@ -64,7 +64,7 @@ func (s *Session) saveLocked(ctx context.Context) error {
 	if !dl.After(now) {
 		return fmt.Errorf("%w: Lifetime reached", ErrSessionEnded)
 	}
-	data, err := m.encodeSession(s.created, s.values)
+	data, err := m.encodeSession(s.created, s.owned, s.values)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,14 @@ func (s *Session) createLocked(ctx context.Context, data []byte, dl, now time.Ti
 		tok = tiersession.NewToken()
 	}
 	key := tiersession.StorageKey(tok)
-	out, err := m.store.Create(ctx, tier.Record{Key: key, Data: data, ExpiresAt: dl})
+	rec := tier.Record{Key: key, Data: data, ExpiresAt: dl}
+	if s.owned.owner != "" {
+		if m.owners == nil {
+			return ErrNoOwners
+		}
+		rec.Owner, rec.Meta = m.ownerID(s.owned.owner), s.owned.meta
+	}
+	out, err := m.store.Create(ctx, rec)
 	if errors.Is(err, tier.ErrConflict) {
 		// Only an adopted token can collide (two requests adopting it at
 		// once): join the session the other request created.
@@ -135,6 +142,7 @@ func (s *Session) mergeLocked(ctx context.Context, key string, now time.Time) er
 	for range maxHops + 1 {
 		var values map[string]any
 		var created time.Time
+		var own owned
 		out, err := m.store.Update(ctx, key, func(cur tier.Record) (tier.Record, error) {
 			p, err := parseRecord(cur.Data)
 			if err != nil {
@@ -151,11 +159,11 @@ func (s *Session) mergeLocked(ctx context.Context, key string, now time.Time) er
 				return cur, err
 			}
 			s.applyChanges(vals)
-			if cur.Data, err = m.encodeSession(p.created, vals); err != nil {
+			if cur.Data, err = m.encodeSession(p.created, p.owned, vals); err != nil {
 				return cur, err
 			}
 			cur.ExpiresAt = m.deadline(p.created, now)
-			values, created = vals, p.created
+			values, created, own = vals, p.created, p.owned
 			return cur, nil
 		})
 		var moved *movedError
@@ -169,7 +177,7 @@ func (s *Session) mergeLocked(ctx context.Context, key string, now time.Time) er
 			return fmt.Errorf("httpsession: merging the session after a conflict: %w", err)
 		}
 		m.stats.merged.Add(1)
-		s.key, s.values, s.created = key, values, created
+		s.key, s.values, s.created, s.owned = key, values, created, own
 		s.stored(out)
 		return nil
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tiersession/tiersession/tier"
 )
 
 // Session is one request's view of a session: the values it read, and the
@@ -28,6 +30,7 @@ type Session struct {
 	expiresAt time.Time // its ExpiresAt as last read or written
 	via       string    // the key the cookie named, when it led here through pointers
 	created   time.Time // whole seconds, as stored
+	owned     owned     // the owner SetOwner gave the session, as stored
 
 	values map[string]any      // current values, this request's changes applied
 	dirty  map[string]struct{} // keys set or removed since the last save
@@ -167,6 +170,27 @@ func (s *Session) CreatedAt() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.created
+}
+
+// Owner returns the owner SetOwner tied the session to (the application's
+// user id, as given), or "" for a session without owner.
+func (s *Session) Owner() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owned.owner
+}
+
+// ID returns the session's opaque id, as Manager.List shows it (see
+// tier.SessionID), so that a "your devices" page can mark the device it
+// is shown on; "" while the session is not stored. The id reveals neither
+// the token nor the storage key.
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.key == "" {
+		return ""
+	}
+	return tier.SessionID(s.key)
 }
 
 // markDirty records that this request changed key. Caller holds s.mu.

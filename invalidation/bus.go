@@ -21,9 +21,17 @@ const (
 	// deleter knew of, or 0 when it did not know; receivers drop every local
 	// copy whatever its version.
 	Deleted Kind = 3
+	// Revoked: every session of one owner created before a generation is
+	// gone ("log out everywhere"). Event.Key is the owner id, not a
+	// storage key, and Event.Version the owner's new generation;
+	// receivers drop their copies of the owner's sessions and refuse
+	// older ones from then on. Nodes that predate this kind drop the
+	// message as corrupt (Stats.DecodeErrors): roll it out to every node
+	// before using owners.
+	Revoked Kind = 4
 )
 
-// String returns "changed", "touched", "deleted" or "kind(N)".
+// String returns "changed", "touched", "deleted", "revoked" or "kind(N)".
 func (k Kind) String() string {
 	switch k {
 	case Changed:
@@ -32,13 +40,15 @@ func (k Kind) String() string {
 		return "touched"
 	case Deleted:
 		return "deleted"
+	case Revoked:
+		return "revoked"
 	default:
 		return fmt.Sprintf("kind(%d)", uint8(k))
 	}
 }
 
 // valid reports whether k is one of the defined kinds.
-func (k Kind) valid() bool { return k >= Changed && k <= Deleted }
+func (k Kind) valid() bool { return k >= Changed && k <= Revoked }
 
 // Limits on the strings an Event carries. Storage keys are 43-byte
 // base64url SHA-256 digests, node ids are short; the limits only keep a

@@ -15,7 +15,7 @@ const formatVersion = 1
 // The wire format of an Event, as carried by networked buses:
 //
 //	byte    format version (1)
-//	byte    kind (1 changed, 2 touched, 3 deleted)
+//	byte    kind (1 changed, 2 touched, 3 deleted, 4 revoked)
 //	uvarint version
 //	uvarint length of origin (at most MaxOriginLen), then the origin bytes
 //	bytes   key: the rest of the message (1 to MaxKeyLen bytes)

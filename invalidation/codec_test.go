@@ -33,6 +33,7 @@ func TestEventRoundTrip(t *testing.T) {
 		{"one-byte key", ev("k", 7, invalidation.Changed, "o")},
 		{"longest key and origin", ev(strings.Repeat("k", invalidation.MaxKeyLen), 300, invalidation.Touched, strings.Repeat("o", invalidation.MaxOriginLen))},
 		{"binary bytes", ev("\x00\xff\x01", 1<<35, invalidation.Deleted, "\x00")},
+		{"revoked owner", ev("owner-id", 3, invalidation.Revoked, "n")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +76,7 @@ func TestMarshalRejectsInvalidEvents(t *testing.T) {
 		{"key too long", ev(strings.Repeat("k", invalidation.MaxKeyLen+1), 1, invalidation.Changed, "o")},
 		{"origin too long", ev("k", 1, invalidation.Changed, strings.Repeat("o", invalidation.MaxOriginLen+1))},
 		{"zero kind", ev("k", 1, 0, "o")},
-		{"unknown kind", ev("k", 1, 4, "o")},
+		{"unknown kind", ev("k", 1, 5, "o")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +150,7 @@ func TestKindString(t *testing.T) {
 		invalidation.Changed: "changed",
 		invalidation.Touched: "touched",
 		invalidation.Deleted: "deleted",
+		invalidation.Revoked: "revoked",
 		0:                    "kind(0)",
 		200:                  "kind(200)",
 	} {

@@ -46,7 +46,7 @@
 // Networked buses carry Events in a compact binary form (MarshalBinary):
 //
 //	byte    format version, 1
-//	byte    kind: 1 changed, 2 touched, 3 deleted
+//	byte    kind: 1 changed, 2 touched, 3 deleted, 4 revoked
 //	uvarint version
 //	uvarint origin length (at most MaxOriginLen), then the origin
 //	bytes   key, the rest of the message (1 to MaxKeyLen bytes)
@@ -83,7 +83,9 @@
 // Events carry storage keys, which the HTTP layer derives as SHA-256 of
 // the session token, plus a version, a kind and a node id. No raw session
 // token, and no session data, ever crosses a bus, so a reader of the Redis
-// channel learns which sessions are active, never how to use one.
+// channel learns which sessions are active, never how to use one. A
+// Revoked event carries an owner id instead of a storage key: the keyed
+// hash of a user id that httpsession hands the store, never the user id.
 //
 // # Choosing a bus
 //

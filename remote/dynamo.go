@@ -17,10 +17,16 @@ import (
 // dynamo_item.go), every write guarded by a condition expression:
 //
 //	Create  PutItem     attribute_not_exists(pk) OR exp <= :now
-//	Put     PutItem     ver = :expected AND exp > :now
+//	Put     UpdateItem  ver = :expected AND exp > :now
+//	                    (SET data, ver, exp, wid: owner attributes stay)
 //	Delete  DeleteItem  attribute_not_exists(pk) OR ver = :expected OR exp <= :now
 //	                    (no condition when expected is 0)
 //	Touch   UpdateItem  attribute_exists(pk) AND exp > :now AND exp < :new
+//
+// Put and Touch return the item as written (ALL_NEW), owner attributes
+// included, so the tier above can check an owned record's generation
+// without reading it again. An owned Create (dynamo_owners.go) reads the
+// owner's generation item before and after its PutItem.
 //
 // Every conditional write asks for ReturnValuesOnConditionCheckFailure =
 // ALL_OLD, so a failed check usually carries the item it failed against.
@@ -44,7 +50,18 @@ type DynamoOptions struct {
 	// Now returns the current time. It decides expiry on reads and in
 	// write conditions. Default time.Now.
 	Now func() time.Time
+	// OwnerIndex turns owners on (see Owners) and names the global
+	// secondary index on the owner attribute that List queries, such as
+	// DefaultOwnerIndex. EnsureTable creates it: sparse (only owned
+	// records carry the attribute) and KEYS_ONLY, so records without an
+	// owner cost nothing more to write, and an owned one costs one more
+	// index write. Default "": no owners; Create refuses a record with an
+	// Owner, and the Owners methods fail, with ErrInvalid.
+	OwnerIndex string
 }
+
+// DefaultOwnerIndex is a name for DynamoOptions.OwnerIndex.
+const DefaultOwnerIndex = "tiersession-owner"
 
 // Dynamo is the DynamoDB implementation of Store, on aws-sdk-go-v2. It is
 // safe for concurrent use.
@@ -58,12 +75,15 @@ type Dynamo struct {
 	table      *string
 	consistent bool
 	now        func() time.Time
-	ttl        atomic.Bool // see TTLEnabled
+	ownerIndex string             // "" without owners
+	ttl        atomic.Bool        // see TTLEnabled
+	createHook func(stage string) // see export_test.go
 }
 
 var (
 	_ Store            = (*Dynamo)(nil)
 	_ ConsistentGetter = (*Dynamo)(nil)
+	_ Owners           = (*Dynamo)(nil)
 )
 
 // NewDynamo returns a Store on the table opts.Table reached through client.
@@ -84,6 +104,7 @@ func NewDynamo(client *dynamodb.Client, opts DynamoOptions) (*Dynamo, error) {
 		table:      aws.String(opts.Table),
 		consistent: opts.ConsistentRead,
 		now:        now,
+		ownerIndex: opts.OwnerIndex,
 	}, nil
 }
 
@@ -119,65 +140,78 @@ func (d *Dynamo) get(ctx context.Context, key string, consistent bool) (Record, 
 }
 
 // Create stores rec as version 1 (rec.Version is ignored) over an absent or
-// expired record, and returns the stored record.
+// expired record, and returns the stored record. An owned record (see
+// Owners) costs two strongly consistent reads of the owner's generation
+// item besides the PutItem.
 func (d *Dynamo) Create(ctx context.Context, rec Record) (Record, error) {
-	return d.put(ctx, rec, 0)
-}
-
-// Put stores rec as version expected+1 if the stored version is expected
-// (rec.Version is ignored), and returns the stored record. expected 0 is
-// invalid: no stored record has version 0 (use Create).
-func (d *Dynamo) Put(ctx context.Context, rec Record, expected uint64) (Record, error) {
-	if expected == 0 {
-		return Record{}, fmt.Errorf("%w: Put with expected version 0 (use Create)", ErrInvalid)
-	}
-	return d.put(ctx, rec, expected)
-}
-
-// put is Create (expected 0) and Put.
-func (d *Dynamo) put(ctx context.Context, rec Record, expected uint64) (Record, error) {
 	now := d.now()
-	exp, err := checkWrite(rec, now)
+	exp, err := checkWrite(rec, now, true)
 	if err != nil {
 		return Record{}, err
 	}
+	if rec.Owner == "" {
+		return d.create(ctx, rec, exp, now, ownedAttrs{})
+	}
+	if d.ownerIndex == "" {
+		return Record{}, errNoOwners
+	}
+	if err := ctx.Err(); err != nil {
+		return Record{}, fmt.Errorf("%w: dynamodb PutItem not sent: %w", ErrUnavailable, err)
+	}
+	gen, err := d.Generation(ctx, rec.Owner)
+	if err != nil {
+		// The write was never sent.
+		return Record{}, fmt.Errorf("%w: reading the owner's generation before the PutItem: %w", ErrUnavailable, err)
+	}
+	d.hook("read")
+	out, err := d.create(ctx, rec, exp, now, ownedAttrs{owner: rec.Owner, meta: rec.Meta, created: now.Unix(), gen: gen})
+	if err != nil {
+		return Record{}, err
+	}
+	d.hook("written")
+	return out, d.recheck(ctx, out)
+}
+
+// create is the PutItem of Create, with the owner attributes of an owned
+// record.
+func (d *Dynamo) create(ctx context.Context, rec Record, exp int64, now time.Time, owned ownedAttrs) (Record, error) {
 	id := newWriteID()
 	in := &dynamodb.PutItemInput{
 		TableName:                           d.table,
-		Item:                                encodeItem(rec.Key, rec.Data, expected+1, exp, id),
+		Item:                                encodeItem(rec.Key, rec.Data, 1, exp, id, owned),
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk) OR #exp <= :now"),
+		ExpressionAttributeNames:            namesPKExp,
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": secondsValue(now.Unix())},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}
-	if expected == 0 {
-		in.ConditionExpression = aws.String("attribute_not_exists(#pk) OR #exp <= :now")
-		in.ExpressionAttributeNames = namesPKExp
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":now": secondsValue(now.Unix())}
-	} else {
-		in.ConditionExpression = aws.String("#ver = :expected AND #exp > :now")
-		in.ExpressionAttributeNames = namesVerExp
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{
-			":expected": versionValue(expected),
-			":now":      secondsValue(now.Unix()),
-		}
-	}
+	stored := Record{Key: rec.Key, Data: bytes.Clone(rec.Data), Version: 1, ExpiresAt: expTime(exp)}
+	owned.set(&stored)
 	log := new(attemptLog)
-	_, err = d.client.PutItem(ctx, in, log.option)
+	_, err := d.client.PutItem(ctx, in, log.option)
 	if err == nil {
-		return Record{Key: rec.Key, Data: bytes.Clone(rec.Data), Version: expected + 1, ExpiresAt: expTime(exp)}, nil
+		return stored, nil
 	}
 	cur, found, err := d.conditionFailed(ctx, "PutItem", rec.Key, err, log)
 	if err != nil {
 		return Record{}, err
 	}
+	return settled(stored, cur, found, now, 0, id, log, "PutItem")
+}
+
+// settled turns a failed condition of a write of version expected+1, given
+// the item it failed against, into the write's result: stored if it was
+// the write's own earlier attempt, an error otherwise.
+func settled(stored Record, cur storedItem, found bool, now time.Time, expected uint64, id writeID, log *attemptLog, op string) (Record, error) {
 	live := found && cur.live(now)
 	switch settle(found, live, cur.rec.Version, cur.wid, expected, id, log.ambiguous) {
 	case outcomeOwnWrite:
 		// An earlier attempt of this call landed and its response was
 		// lost; the retry's condition then failed against it.
-		return Record{Key: rec.Key, Data: bytes.Clone(rec.Data), Version: expected + 1, ExpiresAt: expTime(exp)}, nil
+		return stored, nil
 	case outcomeNotFound:
 		return Record{}, ErrNotFound
 	case outcomeUnknown:
-		return Record{}, fmt.Errorf("%w: %s was retried after an ambiguous failure and the record has changed since", ErrUnknownOutcome, "PutItem")
+		return Record{}, fmt.Errorf("%w: %s was retried after an ambiguous failure and the record has changed since", ErrUnknownOutcome, op)
 	default:
 		conflict := &ConflictError{Expected: expected}
 		if live {
@@ -185,6 +219,62 @@ func (d *Dynamo) put(ctx context.Context, rec Record, expected uint64) (Record, 
 		}
 		return Record{}, conflict
 	}
+}
+
+// Put stores rec as version expected+1 if the stored version is expected
+// (rec.Version is ignored), and returns the stored record. expected 0 is
+// invalid: no stored record has version 0 (use Create). The owner
+// attributes of the stored record stay as they are.
+func (d *Dynamo) Put(ctx context.Context, rec Record, expected uint64) (Record, error) {
+	if expected == 0 {
+		return Record{}, fmt.Errorf("%w: Put with expected version 0 (use Create)", ErrInvalid)
+	}
+	now := d.now()
+	exp, err := checkWrite(rec, now, false)
+	if err != nil {
+		return Record{}, err
+	}
+	id := newWriteID()
+	data := rec.Data
+	if data == nil {
+		data = []byte{} // see encodeItem
+	}
+	in := &dynamodb.UpdateItemInput{
+		TableName:                d.table,
+		Key:                      keyOf(rec.Key),
+		UpdateExpression:         aws.String("SET #data = :data, #ver = :next, #exp = :exp, #wid = :wid"),
+		ConditionExpression:      aws.String("#ver = :expected AND #exp > :now"),
+		ExpressionAttributeNames: namesPut,
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":data":     &types.AttributeValueMemberB{Value: data},
+			":next":     versionValue(expected + 1),
+			":exp":      secondsValue(exp),
+			":wid":      &types.AttributeValueMemberB{Value: id[:]},
+			":expected": versionValue(expected),
+			":now":      secondsValue(now.Unix()),
+		},
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}
+	log := new(attemptLog)
+	out, err := d.client.UpdateItem(ctx, in, log.option)
+	if err == nil {
+		s, err := decodeItem(out.Attributes)
+		if err != nil {
+			return Record{}, err
+		}
+		return s.rec, nil
+	}
+	if tooLarge(err) {
+		return Record{}, fmt.Errorf("%w: dynamodb UpdateItem: the record's owner attributes and %d bytes of Data exceed %d: %s",
+			ErrTooLarge, len(rec.Data), MaxItemSize, describe(err))
+	}
+	cur, found, err := d.conditionFailed(ctx, "UpdateItem", rec.Key, err, log)
+	if err != nil {
+		return Record{}, err
+	}
+	// Our own earlier attempt is the item the condition failed against.
+	return settled(cur.rec, cur, found, now, expected, id, log, "UpdateItem")
 }
 
 // Delete removes key; if expected is not 0, only when the stored version

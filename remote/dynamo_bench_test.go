@@ -74,9 +74,9 @@ func BenchmarkDynaliteGetItem(b *testing.B) {
 	lat.report(b)
 }
 
-// BenchmarkDynalitePutItemConditional measures Put: a PutItem conditioned
+// BenchmarkDynalitePutConditional measures Put: an UpdateItem conditioned
 // on the stored version, each call moving the record one version on.
-func BenchmarkDynalitePutItemConditional(b *testing.B) {
+func BenchmarkDynalitePutConditional(b *testing.B) {
 	store, rec := benchStore(b)
 	ctx := context.Background()
 	lat := make(latencies, 0, b.N)

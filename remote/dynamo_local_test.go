@@ -21,7 +21,8 @@ import (
 // the TTL API (dynamo_local_table_test.go) and global secondary indexes.
 
 func TestConformanceDynamoLocal(t *testing.T) {
-	remotetest.Run(t, dynamoHarness("dynamodblocal", dynamotest.LocalEndpoint))
+	remotetest.Run(t, dynamoHarness("dynamodblocal", dynamotest.LocalEndpoint, false))
+	remotetest.Run(t, dynamoHarness("dynamodblocal/owners", dynamotest.LocalEndpoint, true))
 }
 
 // TestDynamoLocalConditionItem checks that a failed condition check is
@@ -64,7 +65,7 @@ func TestDynamoLocalConditionItem(t *testing.T) {
 				return f.store.Put(ctx, rec, 1)
 			},
 			check:        wantConflict(2),
-			wantCalls:    []call{{op: "PutItem"}},
+			wantCalls:    []call{{op: "UpdateItem"}},
 			wantRequests: 1,
 		},
 		{
@@ -103,7 +104,7 @@ func TestDynamoLocalConditionItem(t *testing.T) {
 			},
 			// One call, two attempts: the lost one and the retry, whose
 			// condition fails against the first one's item.
-			wantCalls:    []call{{op: "PutItem"}},
+			wantCalls:    []call{{op: "UpdateItem"}},
 			wantRequests: 2,
 		},
 		{
@@ -117,7 +118,7 @@ func TestDynamoLocalConditionItem(t *testing.T) {
 				}
 			},
 			// DynamoDB returns no item for an absent key: read back.
-			wantCalls:    []call{{op: "PutItem"}, {op: "GetItem", consistent: true}},
+			wantCalls:    []call{{op: "UpdateItem"}, {op: "GetItem", consistent: true}},
 			wantRequests: 2,
 		},
 	}
@@ -222,9 +223,10 @@ func TestDynamoLocalGSI(t *testing.T) {
 	}
 }
 
-// localTable returns the name of a table of the shared DynamoDB Local that
-// does not exist yet and is deleted (if created) when t ends.
-func localTable(t *testing.T, client *dynamodb.Client) string {
+// localTable returns the name of a table of client's server (the shared
+// DynamoDB Local, or dynalite) that does not exist yet and is deleted (if
+// created) when t ends.
+func localTable(t testing.TB, client *dynamodb.Client) string {
 	t.Helper()
 	name := dynamotest.TableName(t)
 	t.Cleanup(func() {

@@ -32,8 +32,19 @@ const (
 // waited for until ACTIVE; a table being deleted is waited for until it is
 // gone, then created afresh (empty).
 //
-// A table whose key schema is not a single S hash key named pk, or whose
-// TTL is enabled on another attribute, fails with ErrInvalid.
+// With DynamoOptions.OwnerIndex set, EnsureTable also makes the owner
+// index: a global secondary index of that name with hash key own (S) and
+// projection KEYS_ONLY, part of a table it creates, added to an existing
+// table with UpdateTable otherwise; it returns once the index is ACTIVE.
+// On DynamoDB an index added to a table with many items takes a while to
+// backfill; should that outlast EnsureTable's wait (5 minutes), it fails
+// with ErrUnavailable, and the next EnsureTable waits on. Meanwhile owned
+// sessions are created and revoked as usual, only List (and so the
+// deletion of the revoked records) fails.
+//
+// A table whose key schema is not a single S hash key named pk, whose
+// TTL is enabled on another attribute, or whose index named OwnerIndex
+// does not have own (S) as its hash key, fails with ErrInvalid.
 //
 // Servers without the TTL API (dynalite answers UnknownOperationException)
 // are not an error: EnsureTable returns nil and TTLEnabled reports false.
@@ -62,15 +73,25 @@ func (d *Dynamo) EnsureTable(ctx context.Context) error {
 			return err
 		}
 		if desc.Table.TableStatus == types.TableStatusActive {
-			return d.ensureTTL(ctx)
+			return d.ready(ctx, desc.Table)
 		}
 	}
 	waiter := dynamodb.NewTableExistsWaiter(d.client, func(o *dynamodb.TableExistsWaiterOptions) {
 		o.MinDelay = tableWaitMinDelay
 		o.MaxDelay = tableWaitMaxDelay
 	})
-	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: d.table}, tableWaitMax); err != nil {
+	out, err := waiter.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: d.table}, tableWaitMax)
+	if err != nil {
 		return readError(ctx, "DescribeTable (waiting for ACTIVE)", err)
+	}
+	return d.ready(ctx, out.Table)
+}
+
+// ready ends EnsureTable on an ACTIVE table described by desc: the owner
+// index, then TTL.
+func (d *Dynamo) ready(ctx context.Context, desc *types.TableDescription) error {
+	if err := d.ensureOwnerIndex(ctx, desc); err != nil {
+		return err
 	}
 	return d.ensureTTL(ctx)
 }
@@ -92,10 +113,10 @@ func (d *Dynamo) waitGone(ctx context.Context) error {
 // and when the server lacks the TTL API (see EnsureTable).
 func (d *Dynamo) TTLEnabled() bool { return d.ttl.Load() }
 
-// createTable creates the table; an existing one (created concurrently by
-// someone else) is fine.
+// createTable creates the table, with the owner index if owners are on;
+// an existing one (created concurrently by someone else) is fine.
 func (d *Dynamo) createTable(ctx context.Context) error {
-	_, err := d.client.CreateTable(ctx, &dynamodb.CreateTableInput{
+	in := &dynamodb.CreateTableInput{
 		TableName: d.table,
 		AttributeDefinitions: []types.AttributeDefinition{{
 			AttributeName: aws.String(attrKey),
@@ -106,7 +127,16 @@ func (d *Dynamo) createTable(ctx context.Context) error {
 			KeyType:       types.KeyTypeHash,
 		}},
 		BillingMode: types.BillingModePayPerRequest,
-	})
+	}
+	if d.ownerIndex != "" {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, ownerAttrDef())
+		in.GlobalSecondaryIndexes = []types.GlobalSecondaryIndex{{
+			IndexName:  aws.String(d.ownerIndex),
+			KeySchema:  ownerIndexKey(),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}}
+	}
+	_, err := d.client.CreateTable(ctx, in)
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return readError(ctx, "CreateTable", err)

@@ -24,18 +24,25 @@ import (
 func TestMain(m *testing.M) { dynamotest.Run(m) }
 
 func TestConformanceDynamo(t *testing.T) {
-	remotetest.Run(t, dynamoHarness("dynalite", dynamotest.Endpoint))
+	remotetest.Run(t, dynamoHarness("dynalite", dynamotest.Endpoint, false))
+	remotetest.Run(t, dynamoHarness("dynalite/owners", dynamotest.Endpoint, true))
 }
 
 // dynamoHarness runs the conformance suite on fresh tables of the server
-// endpoint returns.
-func dynamoHarness(name string, endpoint func(testing.TB) string) remotetest.Harness {
+// endpoint returns, with owners on (an owner index) or off.
+func dynamoHarness(name string, endpoint func(testing.TB) string, owners bool) remotetest.Harness {
 	return remotetest.Harness{
 		Name: name,
 		New: func(t testing.TB, now func() time.Time) remotetest.Target {
-			f := newFixtureAt(t, endpoint(t), remote.DynamoOptions{Now: now})
+			opts := remote.DynamoOptions{Now: now}
+			if owners {
+				opts.OwnerIndex = remote.DefaultOwnerIndex
+			}
+			f := newFixtureAt(t, endpoint(t), opts)
 			return remotetest.Target{
-				Store: f.store,
+				Owners:     owners,
+				CreateHook: func(h func(string)) { remote.SetDynamoCreateHook(f.store, h) },
+				Store:      f.store,
 				Corrupt: func(t testing.TB, key string) {
 					f.putRaw(t, map[string]types.AttributeValue{
 						"pk":   &types.AttributeValueMemberS{Value: key},
@@ -78,7 +85,12 @@ func newFixture(t testing.TB, opts remote.DynamoOptions) *fixture {
 func newFixtureAt(t testing.TB, endpoint string, opts remote.DynamoOptions) *fixture {
 	t.Helper()
 	f := &fixture{admin: dynamotest.NewClient(t, endpoint), calls: new(callLog)}
-	f.table = dynamotest.NewTable(t, f.admin)
+	if opts.OwnerIndex == "" {
+		f.table = dynamotest.NewTable(t, f.admin)
+	} else {
+		// EnsureTable below creates it, with the owner index.
+		f.table = localTable(t, f.admin)
+	}
 	var client *dynamodb.Client
 	client, f.faults = dynamotest.NewFaultClient(t, endpoint, func(o *dynamodb.Options) {
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
@@ -90,6 +102,13 @@ func newFixtureAt(t testing.TB, endpoint string, opts remote.DynamoOptions) *fix
 	}, f.calls.option)
 	opts.Table = f.table
 	f.store = newDynamo(t, client, opts)
+	if opts.OwnerIndex != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := f.store.EnsureTable(ctx); err != nil {
+			t.Fatalf("EnsureTable with an owner index: %v", err)
+		}
+	}
 	return f
 }
 
@@ -248,14 +267,14 @@ func TestDynamoConsistentRead(t *testing.T) {
 		got := f.calls.since(n)
 		for _, c := range got[1:] {
 			if c.op != "GetItem" || !c.consistent {
-				t.Fatalf("calls after the failed PutItem: %+v; want only consistent GetItems", got)
+				t.Fatalf("calls after the failed UpdateItem: %+v; want only consistent GetItems", got)
 			}
 		}
 		// dynalite ignores ReturnValuesOnConditionCheckFailure, so the
 		// store must have read the item back; DynamoDB returns it.
 		t.Logf("calls for a conflicting Put: %+v", got)
 		if len(got) != 2 && dynaliteRuns() {
-			t.Fatalf("calls for a conflicting Put on dynalite: %+v; want PutItem then a read-back", got)
+			t.Fatalf("calls for a conflicting Put on dynalite: %+v; want UpdateItem then a read-back", got)
 		}
 	})
 }

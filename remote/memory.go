@@ -30,15 +30,18 @@ type Memory struct {
 
 	mu    sync.Mutex
 	items map[string]memItem
+	gens  map[string]memGeneration // by owner, as the generation items
 
 	requests   atomic.Int64
 	loseNext   atomic.Bool
 	maxRetries int
+	createHook func(stage string) // see export_test.go
 }
 
 var (
 	_ Store            = (*Memory)(nil)
 	_ ConsistentGetter = (*Memory)(nil)
+	_ Owners           = (*Memory)(nil)
 )
 
 // memItem is the stored form of a record, as a DynamoDB item would hold it.
@@ -48,11 +51,33 @@ type memItem struct {
 	exp     int64 // epoch seconds
 	wid     writeID
 	corrupt bool // stands for an item that does not decode
+	owned   memOwned
+}
+
+// memOwned is the owner attributes of an item; zero for an unowned one.
+type memOwned struct {
+	owner   string
+	meta    map[string]string // owned by the item: never handed out
+	created int64             // epoch seconds
+	gen     uint64
+}
+
+// memGeneration is an owner's generation item: the counter and the write
+// id of the Revoke that last raised it.
+type memGeneration struct {
+	gen uint64
+	wid writeID
 }
 
 // NewMemory returns an empty in-memory store.
 func NewMemory(opts MemoryOptions) *Memory {
-	m := &Memory{latency: opts.Latency, now: opts.Now, items: make(map[string]memItem), maxRetries: 2}
+	m := &Memory{
+		latency:    opts.Latency,
+		now:        opts.Now,
+		items:      make(map[string]memItem),
+		gens:       make(map[string]memGeneration),
+		maxRetries: 2,
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -112,8 +137,15 @@ func (it memItem) record(key string) (Record, error) {
 	if it.corrupt {
 		return Record{}, fmt.Errorf("%w: attribute %q is missing or mistyped", ErrCorrupt, attrVersion)
 	}
-	return Record{Key: key, Data: clone(it.data), Version: it.ver, ExpiresAt: time.Unix(it.exp, 0)}, nil
+	rec := Record{Key: key, Data: clone(it.data), Version: it.ver, ExpiresAt: time.Unix(it.exp, 0)}
+	if o := it.owned; o.owner != "" {
+		rec.Owner, rec.Meta, rec.CreatedAt, rec.Generation = o.owner, cloneMeta(o.meta), time.Unix(o.created, 0), o.gen
+	}
+	return rec, nil
 }
+
+// size is what DynamoDB counts for these owner attributes.
+func (o memOwned) size() int { return ownerItemSize(o.owner, o.meta) }
 
 func clone(b []byte) []byte {
 	if b == nil {
@@ -167,14 +199,56 @@ func (m *Memory) Put(ctx context.Context, rec Record, expected uint64) (Record, 
 
 // write is Create (expected 0) and Put: one logical write with one write id,
 // attempted until its outcome is known, as the DynamoDB client retries a
-// request whose response was lost.
+// request whose response was lost. An owned Create reads the owner's
+// generation before and after (see Owners).
 func (m *Memory) write(ctx context.Context, rec Record, expected uint64) (Record, error) {
-	exp, err := checkWrite(rec, m.now())
+	now := m.now()
+	exp, err := checkWrite(rec, now, expected == 0)
 	if err != nil {
 		return Record{}, err
 	}
+	var owned memOwned
+	if expected == 0 && rec.Owner != "" {
+		gen, err := m.Generation(ctx, rec.Owner)
+		if err != nil {
+			// Nothing was written: the write was never sent.
+			return Record{}, notApplied(err)
+		}
+		owned = memOwned{owner: rec.Owner, meta: cloneMeta(rec.Meta), created: now.Unix(), gen: gen}
+		m.hook("read")
+	}
+	out, err := m.attempts(ctx, rec.Key, clone(rec.Data), exp, expected, owned)
+	if err != nil || owned.owner == "" {
+		return out, err
+	}
+	m.hook("written")
+	return out, m.recheck(ctx, out)
+}
+
+// recheck ends an owned Create that wrote out: if the owner's generation
+// moved since the Create read it, the record is revoked, so it is deleted
+// (best effort) and the Create fails with ErrRevoked. When the generation
+// cannot be read, the record stays and the Create succeeds: whoever loads
+// it compares its generation as for any other.
+func (m *Memory) recheck(ctx context.Context, out Record) error {
+	gen, err := m.Generation(ctx, out.Owner)
+	if err != nil || gen == out.Generation {
+		return nil
+	}
+	_ = m.Delete(ctx, out.Key, out.Version)
+	return fmt.Errorf("%w: the owner's generation went from %d to %d during the Create", ErrRevoked, out.Generation, gen)
+}
+
+// hook runs the test hook, if one is set (export_test.go).
+func (m *Memory) hook(stage string) {
+	if m.createHook != nil {
+		m.createHook(stage)
+	}
+}
+
+// attempts sends the attempts of one write.
+func (m *Memory) attempts(ctx context.Context, key string, data []byte, exp int64, expected uint64, owned memOwned) (Record, error) {
 	id := newWriteID()
-	data := clone(rec.Data)
 	for attempt := 0; ; attempt++ {
 		if err := m.wait(ctx, true); err != nil {
 			if attempt > 0 {
@@ -182,33 +256,48 @@ func (m *Memory) write(ctx context.Context, rec Record, expected uint64) (Record
 			}
 			return Record{}, notApplied(err)
 		}
-		out, cur, done := m.attempt(rec.Key, data, exp, expected, id, attempt > 0)
+		res := m.attempt(key, data, exp, expected, owned, id, attempt > 0)
 		if m.loseNext.CompareAndSwap(true, false) {
 			if attempt < m.maxRetries {
 				continue // the response is lost; retry the same write
 			}
 			return Record{}, fmt.Errorf("%w: response lost", ErrUnknownOutcome)
 		}
-		if done {
-			return Record{Key: rec.Key, Data: clone(data), Version: expected + 1, ExpiresAt: time.Unix(exp, 0)}, nil
+		if res.tooLarge {
+			return Record{}, fmt.Errorf("%w: the record's owner attributes and %d bytes of Data exceed %d", ErrTooLarge, len(data), MaxItemSize)
 		}
-		switch out {
+		if res.done {
+			return res.rec, nil
+		}
+		switch res.out {
 		case outcomeOwnWrite:
-			return Record{Key: rec.Key, Data: clone(data), Version: expected + 1, ExpiresAt: time.Unix(exp, 0)}, nil
+			return res.rec, nil
 		case outcomeNotFound:
 			return Record{}, ErrNotFound
 		case outcomeUnknown:
 			return Record{}, fmt.Errorf("%w: retried after a lost response and the record has changed since", ErrUnknownOutcome)
 		default:
-			return Record{}, &ConflictError{Expected: expected, Current: cur}
+			return Record{}, &ConflictError{Expected: expected, Current: res.cur}
 		}
 	}
 }
 
-// attempt is one conditional write as the server runs it. done reports that
-// the condition held and the item was written; otherwise out says how the
-// failure settles and cur is the stored version.
-func (m *Memory) attempt(key string, data []byte, exp int64, expected uint64, id writeID, ambiguous bool) (out outcome, cur uint64, done bool) {
+// attemptResult is what one conditional write did. done: the condition
+// held and the item was written; otherwise out says how the failure
+// settles and cur is the stored version. rec is the stored record when
+// done or when out is outcomeOwnWrite. tooLarge: the condition held but
+// the item would exceed MaxItemSize; nothing was written.
+type attemptResult struct {
+	out      outcome
+	cur      uint64
+	done     bool
+	tooLarge bool
+	rec      Record
+}
+
+// attempt is one conditional write as the server runs it. A Put keeps the
+// stored owner attributes; a Create writes owned's.
+func (m *Memory) attempt(key string, data []byte, exp int64, expected uint64, owned memOwned, id writeID, ambiguous bool) attemptResult {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -219,12 +308,25 @@ func (m *Memory) attempt(key string, data []byte, exp int64, expected uint64, id
 		cond = !live
 	} else {
 		cond = live && !old.corrupt && old.ver == expected
+		owned = old.owned
 	}
 	if cond {
-		m.items[key] = memItem{data: data, ver: expected + 1, exp: exp, wid: id}
-		return 0, 0, true
+		if itemSize(key, len(data))+owned.size() > MaxItemSize {
+			return attemptResult{tooLarge: true}
+		}
+		it := memItem{data: data, ver: expected + 1, exp: exp, wid: id, owned: owned}
+		m.items[key] = it
+		rec, _ := it.record(key)
+		return attemptResult{done: true, rec: rec}
 	}
-	return settle(found && !old.corrupt, live, old.ver, old.wid[:], expected, id, ambiguous), old.ver, false
+	res := attemptResult{
+		out: settle(found && !old.corrupt, live, old.ver, old.wid[:], expected, id, ambiguous),
+		cur: old.ver,
+	}
+	if res.out == outcomeOwnWrite {
+		res.rec, _ = old.record(key)
+	}
+	return res
 }
 
 // Delete implements Store.

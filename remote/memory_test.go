@@ -22,6 +22,8 @@ func TestConformanceMemory(t *testing.T) {
 				Corrupt:          func(_ testing.TB, key string) { m.Corrupt(key) },
 				LoseNextResponse: m.LoseNextResponse,
 				Requests:         m.Requests,
+				Owners:           true,
+				CreateHook:       func(h func(string)) { remote.SetCreateHook(m, h) },
 			}
 		},
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -23,6 +24,30 @@ type Record struct {
 	// ExpiresAt is absolute and stored in whole seconds: writes truncate
 	// it to the second. A record is absent from the moment ExpiresAt <= now.
 	ExpiresAt time.Time
+
+	// The fields below tie a session to its owner (see Owners). They are
+	// set by Create and never change afterwards: Put and Touch keep what
+	// is stored, whatever the record they are given says. A record
+	// without an Owner has none of them, and its item pays nothing for
+	// them.
+
+	// Owner names the user the session belongs to, "" for none. It is an
+	// opaque id (see ValidOwner) that the store keeps as given and
+	// indexes, so pass a pseudonym such as HashOwner's rather than an
+	// e-mail address. A store with owners off refuses it (ErrInvalid).
+	Owner string
+	// Meta is small application data about an owned session that List
+	// shows, such as a device label (limits: ValidMeta). Nil without an
+	// Owner. Stores neither keep nor modify the caller's map; Records
+	// they return own theirs.
+	Meta map[string]string
+	// CreatedAt is when an owned record was created, in whole seconds,
+	// set by the store. Zero without an Owner.
+	CreatedAt time.Time
+	// Generation is the owner's revocation generation at the record's
+	// creation, set by the store; 0 without an Owner. Once the owner's
+	// generation is higher (Owners.Revoke), the record is revoked.
+	Generation uint64
 }
 
 // MaxKeySize is the longest storage key, in bytes, a Store accepts.
@@ -31,11 +56,18 @@ type Record struct {
 // caller's bug.
 const MaxKeySize = 1024
 
+// ReservedPrefix starts the keys of the items a store keeps for itself
+// (an owner's revocation generation, see Owners). ValidKey refuses keys
+// with it, so no caller can read, overwrite or delete those items through
+// the Store methods. tiersession's keys (base64url) never start with '~'.
+const ReservedPrefix = "~tiersession/"
+
 // ValidKey returns nil if key is acceptable as a storage key, and an
 // error matching ErrInvalid otherwise: an empty key, one longer than
-// MaxKeySize bytes, or one that is not valid UTF-8. Every Store method
-// that takes a key checks it with ValidKey before any request; callers
-// may use it to refuse a key early. The error never contains the key.
+// MaxKeySize bytes, one that is not valid UTF-8, or one that starts with
+// ReservedPrefix. Every Store method that takes a key checks it with
+// ValidKey before any request; callers may use it to refuse a key early.
+// The error never contains the key.
 //
 // Keys must be valid UTF-8 because DynamoDB's string type is UTF-8 and the
 // SDK's JSON encoding replaces each invalid byte with U+FFFD: "user\xff",
@@ -49,6 +81,8 @@ func ValidKey(key string) error {
 		return fmt.Errorf("%w: key of %d bytes (at most %d)", ErrInvalid, len(key), MaxKeySize)
 	case !utf8.ValidString(key):
 		return fmt.Errorf("%w: key is not valid UTF-8", ErrInvalid)
+	case strings.HasPrefix(key, ReservedPrefix):
+		return fmt.Errorf("%w: key starts with the reserved prefix %q", ErrInvalid, ReservedPrefix)
 	}
 	return nil
 }
@@ -80,11 +114,20 @@ func (r Record) Expired(now time.Time) bool { return !r.ExpiresAt.After(now) }
 //     nothing.
 //   - Every method that takes a key (Get, GetConsistent, Create, Put,
 //     Touch, Delete) refuses a key that ValidKey refuses (empty, longer
-//     than MaxKeySize bytes, not valid UTF-8) with ErrInvalid, before any
-//     request. So two keys never name one stored record.
+//     than MaxKeySize bytes, not valid UTF-8, reserved) with ErrInvalid,
+//     before any request. So two keys never name one stored record.
 //   - A record whose encoded item would exceed MaxItemSize fails with
-//     ErrTooLarge before any network call. An empty or non-future
-//     ExpiresAt fails with ErrInvalid.
+//     ErrTooLarge before any network call; an unowned record's Data may
+//     hold MaxDataSize(key) bytes. The one exception is a Put to an owned
+//     record, whose stored owner attributes the caller need not pass: its
+//     size is checked by the backend, with the same error, and nothing is
+//     written. An empty or non-future ExpiresAt fails with ErrInvalid.
+//   - Owner, Meta, CreatedAt and Generation are Create's to set (see
+//     Record and Owners); Put and Touch return the stored ones. A store
+//     that implements Owners refuses, with ErrInvalid before any request,
+//     a Create with an Owner while its owners are off, and one with Meta
+//     and no Owner. A store without Owners need not know the owner fields
+//     at all: tier.Store never hands it an owned record.
 //   - A stored item that does not decode gives ErrCorrupt, never a panic
 //     or a zero Record.
 //   - A write whose context ended before its request was sent returns an
@@ -152,6 +195,10 @@ var (
 	// ErrUnavailable: the backend could not be reached or refused the
 	// request for a reason other than the above (throttling, auth, ...).
 	ErrUnavailable = errors.New("remote: unavailable")
+	// ErrRevoked: the owner's sessions were revoked (Owners.Revoke) while
+	// a Create of an owned record ran; the record was not created (or was
+	// deleted again, or is revoked).
+	ErrRevoked = errors.New("remote: owner's sessions revoked meanwhile")
 )
 
 // ConflictError describes a failed version check. It matches ErrConflict.

@@ -27,6 +27,18 @@ const (
 	attrExpires = "exp"
 	attrData    = "data"
 	attrWriteID = "wid"
+
+	// Written only on owned records (see Owners): the owner id (the
+	// owner index's key), the owner's generation at creation, the
+	// creation time in epoch seconds, and Meta (a map of strings).
+	attrOwner    = "own"
+	attrOwnerGen = "ogen"
+	attrCreated  = "ct"
+	attrMeta     = "meta"
+
+	// The generation item's counter (see generationKey); its write id
+	// goes in attrWriteID.
+	attrGeneration = "gen"
 )
 
 // maxNumberSize is the most bytes DynamoDB counts for a number attribute
@@ -43,16 +55,27 @@ func itemSize(key string, dataLen int) int {
 		len(attrWriteID) + writeIDLen
 }
 
-// MaxDataSize is the largest Data a record stored under key may hold.
+// MaxDataSize is the largest Data a record without owner stored under key
+// may hold. An owned record holds less by the size of its owner
+// attributes, under 1 KB (see MaxOwnedDataSize).
 func MaxDataSize(key string) int { return MaxItemSize - itemSize(key, 0) }
 
-// checkWrite validates a record about to be written at now and returns its
-// expiry in epoch seconds. It runs before any network call.
-func checkWrite(rec Record, now time.Time) (exp int64, err error) {
+// checkWrite validates a record about to be written at now, created when
+// create is true, and returns its expiry in epoch seconds. It runs before
+// any network call. A Create counts the owner attributes it writes; a Put
+// does not know the stored ones (see Store: the backend checks them).
+func checkWrite(rec Record, now time.Time, create bool) (exp int64, err error) {
 	if err := ValidKey(rec.Key); err != nil {
 		return 0, err
 	}
-	if size := itemSize(rec.Key, len(rec.Data)); size > MaxItemSize {
+	size := itemSize(rec.Key, len(rec.Data))
+	if create {
+		if err := checkOwner(rec); err != nil {
+			return 0, err
+		}
+		size += ownerItemSize(rec.Owner, rec.Meta)
+	}
+	if size > MaxItemSize {
 		return 0, fmt.Errorf("%w: item of %d bytes exceeds %d", ErrTooLarge, size, MaxItemSize)
 	}
 	return checkExpiry(rec.ExpiresAt, now)

@@ -142,6 +142,15 @@ func (h busHandler) HandleEvent(e invalidation.Event) {
 		s.stats.busIgnored.Add(1)
 		return
 	}
+	if e.Kind == invalidation.Revoked {
+		// Key is an owner id: the owner's sessions created before
+		// generation Version are gone (see owners.go). The knowledge is
+		// trusted as a read of the remote would be.
+		s.owners.stats.revokedReceived.Add(1)
+		s.learn(e.Key, e.Version, s.owners.now())
+		s.stats.busApplied.Add(1)
+		return
+	}
 	var applied bool
 	// Whether or not a copy was cached, a read in flight may bring back
 	// the version this event made obsolete: the event is a change.
@@ -183,8 +192,12 @@ func (h busHandler) HandleStatus(live bool) {
 }
 
 // purge empties the local tier as one change of every key: no load in
-// flight installs what it read before the purge.
+// flight installs what it read before the purge. It forgets the owners'
+// generations too: Revoked events may have been missed.
 func (s *Store) purge() {
-	s.changeAll(s.local.Purge)
+	s.changeAll(func() {
+		s.local.Purge()
+		s.owners.reset()
+	})
 	s.stats.busPurges.Add(1)
 }

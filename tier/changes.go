@@ -114,8 +114,11 @@ func (s *Store) settle(key string, st stamp, install, drop func()) {
 	s.flights.Forget(key)
 }
 
-// settleRead settles a remote read of key that found rec, or nothing.
-func (s *Store) settleRead(key string, st stamp, rec Record, found bool) {
+// settleRead settles a remote read of key that found rec, or nothing. An
+// owned record is installed only if the owner check lets it in, in the
+// same step (see owners.go: gen is the owner's generation the caller
+// compared it with); revoked reports that it did not.
+func (s *Store) settleRead(key string, st stamp, rec Record, found bool, gen uint64) (revoked bool) {
 	if !found {
 		// A cached record may be older than the absence just read (or
 		// newer, after a re-create); dropping it is safe either way. The
@@ -124,11 +127,14 @@ func (s *Store) settleRead(key string, st stamp, rec Record, found bool) {
 		s.settle(key, st,
 			func() { s.local.InstallNotFound(key, 0) },
 			func() { s.local.Remove(key) })
-		return
+		return false
 	}
 	s.settle(key, st,
 		func() {
-			s.local.Install(key, local.Entry{Data: rec.Data, Version: rec.Version, ExpiresAt: rec.ExpiresAt})
+			if revoked = !s.owners.admit(rec, gen); !revoked {
+				s.local.Install(key, local.Entry{Data: rec.Data, Version: rec.Version, ExpiresAt: rec.ExpiresAt})
+			}
 		},
 		func() { s.local.RemoveIfOlder(key, rec.Version) })
+	return revoked
 }

@@ -62,6 +62,37 @@
 //   - No lost update, ever: every write is checked against the version in
 //     the remote.
 //
+// # Owners: "your devices" and "log out everywhere"
+//
+// A session created with an Owner — the user's id, or better a keyed hash
+// of it (HashOwner) — can be listed (List, with an opaque ID per session,
+// SessionID), ended by that ID (End), and ended all at once, on every node
+// (DestroyAll). The remote must have owners (remote.Owners; on DynamoDB,
+// DynamoOptions.OwnerIndex).
+//
+// DestroyAll does not rest on the remote's owner index, which is
+// eventually consistent: it raises the owner's revocation generation in
+// the remote, and every session created under an older one is revoked
+// from then on, listed or not; then it deletes what the index lists. A
+// node compares an owned session's generation with its owner's whenever it
+// loads or writes it, under the per-key lock every install takes (see
+// changes.go), and drops its copies of an owner's sessions as soon as it
+// learns of a higher generation: from its own DestroyAll, from the Revoked
+// event of another node's, or from the remote, whose answer it trusts for
+// Options.OwnerTTL (a bus gap forgets them all). A hit needs no check:
+// owners.go argues why.
+//
+// Guarantees: once DestroyAll returns, the node that ran it serves no
+// session of the owner created before it; other nodes stop within the bus
+// delay, or within OwnerTTL + LocalTTL if the event is lost; a Create for
+// the owner that overlaps DestroyAll fails with ErrRevoked, is revoked, or
+// started after it. Costs: a node reads an owner's generation (one
+// strongly consistent read, shared by the owner's loads) when it loads one
+// of the owner's sessions and its last reading is older than OwnerTTL; an
+// owned Create reads it twice, before and after its write; DestroyAll is
+// one write, one index query and the deletes. Sessions without an owner
+// cost nothing more.
+//
 // Records returned by Get share their Data with the local tier: treat it
 // as read-only.
 package tier

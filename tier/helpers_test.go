@@ -2,6 +2,8 @@ package tier_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,15 +12,25 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tiersession/tiersession/remote"
+	"github.com/tiersession/tiersession/remote/dynamotest"
 	"github.com/tiersession/tiersession/remote/remotetest"
 	"github.com/tiersession/tiersession/tier"
 	"github.com/tiersession/tiersession/tier/tiertest"
 )
 
+// TestMain stops the DynamoDB emulators the tests started
+// (owners_dynamo_test.go), then checks that no goroutine is left.
 // expirable.LRU (a benchmark contender) starts a cleanup goroutine that
 // golang-lru v2.0.7 gives no way to stop.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1"))
+	code := dynamotest.Run(m)
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreTopFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1")); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // gatedRemote holds every Get until the test releases it, so tests can

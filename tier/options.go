@@ -72,6 +72,14 @@ type Options struct {
 	// answers from the local tier without writing. Default: 1 minute.
 	// Negative: never throttle.
 	TouchInterval time.Duration
+	// OwnerTTL is how long the Store trusts an owner's revocation
+	// generation it read from the remote (see DestroyAll): loading an
+	// owned session whose owner's generation was read longer ago reads it
+	// again, one strongly consistent read shared by the owner's loads. A
+	// node that misses the Revoked event of another node's DestroyAll
+	// stops serving the owner's sessions within OwnerTTL + LocalTTL.
+	// Default: LocalTTL.
+	OwnerTTL time.Duration
 
 	// Bus carries invalidations between nodes: the Store publishes every
 	// successful write and evicts its own copies on events from others.
@@ -108,7 +116,7 @@ type Options struct {
 var ErrBadOptions = errors.New("tier: bad options")
 
 func (o *Options) setDefaults() error {
-	if o.LocalCapacity < 0 || o.LocalMaxBytes < 0 || o.StaleIfError < 0 || o.LocalTTL < 0 || o.NegativeTTL < 0 || o.LoadTimeout < 0 || o.MaxUpdateRetries < 0 || o.BreakerOpenFor < 0 || o.MinPurgeInterval < 0 {
+	if o.LocalCapacity < 0 || o.LocalMaxBytes < 0 || o.StaleIfError < 0 || o.LocalTTL < 0 || o.NegativeTTL < 0 || o.LoadTimeout < 0 || o.MaxUpdateRetries < 0 || o.BreakerOpenFor < 0 || o.MinPurgeInterval < 0 || o.OwnerTTL < 0 {
 		return fmt.Errorf("%w: negative capacity, byte cap, TTL, timeout, interval or retry count", ErrBadOptions)
 	}
 	if o.MaxConcurrentLoads == 0 {
@@ -143,6 +151,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.TouchInterval == 0 {
 		o.TouchInterval = time.Minute
+	}
+	if o.OwnerTTL == 0 {
+		o.OwnerTTL = o.LocalTTL
 	}
 	return nil
 }

@@ -45,6 +45,9 @@ var (
 	// ErrUnknownOutcome: a write may or may not have been applied. The
 	// local copy has been dropped, so the next read asks the remote.
 	ErrUnknownOutcome = remote.ErrUnknownOutcome
+	// ErrRevoked: an owned Create raced DestroyAll of its owner; the
+	// session was not created (see remote.Owners).
+	ErrRevoked = remote.ErrRevoked
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("tier: store closed")
 )
@@ -66,6 +69,7 @@ type Store struct {
 	breaker *gobreaker.CircuitBreaker[loaded] // nil: no breaker
 	loading atomic.Int64                      // remote reads in flight
 	purges  purger
+	owners  *ownerState
 
 	bus       busState
 	closeOnce sync.Once
@@ -102,7 +106,7 @@ func New(r remote.Store, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadOptions, err)
 	}
-	s := &Store{remote: r, local: lc, opts: opts, changes: newChanges(), breaker: newBreaker(opts)}
+	s := &Store{remote: r, local: lc, opts: opts, changes: newChanges(), breaker: newBreaker(opts), owners: newOwnerState(r, opts)}
 	s.purges.init(opts.MinPurgeInterval, s.purge)
 	if opts.Registerer != nil {
 		s.metrics, err = metrics.New(opts.Registerer, metrics.Options{ConstLabels: opts.MetricLabels}, s.Stats)
@@ -134,8 +138,10 @@ func (s *Store) Close() error {
 }
 
 // Get returns the live session stored under key; found is false, with a
-// nil error, when there is none. A local hit costs no allocation and no
-// remote call.
+// nil error, when there is none, and when the session was revoked (see
+// DestroyAll). A local hit costs no allocation and no remote call. The
+// record has no owner fields (Owner, Meta, CreatedAt, Generation): the
+// local tier does not keep them; List shows them.
 func (s *Store) Get(ctx context.Context, key string) (Record, bool, error) {
 	if s.closed.Load() { // written once, by Close: a shared read costs nothing
 		return Record{}, false, ErrClosed
@@ -256,6 +262,13 @@ func (s *Store) loadShared(ctx context.Context, key string) (loaded, error) {
 		return loaded{}, nil
 	}
 	rec, found, err := s.read(ctx, key, false)
+	if err == nil {
+		// If the key changed on this node while the read was in flight,
+		// what it read may be the version the change made obsolete:
+		// answer the callers that asked before the change, cache nothing
+		// (see changes). A revoked session is not found.
+		rec, found, err = s.settleLoad(ctx, key, st, rec, found)
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		// ctx is the flight's own (LoadTimeout), never a caller's: no
 		// caller may mistake this for the end of its own context.
@@ -267,9 +280,5 @@ func (s *Store) loadShared(ctx context.Context, key string) (loaded, error) {
 		}
 		return loaded{}, err
 	}
-	// If the key changed on this node while the read was in flight, what
-	// it read may be the version the change made obsolete: answer the
-	// callers that asked before the change, cache nothing (see changes).
-	s.settleRead(key, st, rec, found)
 	return loaded{rec, found}, nil
 }

@@ -14,20 +14,37 @@ import (
 
 // Create stores a new session as version 1 (rec.Version is ignored). It
 // fails with ErrConflict when a live session holds the key.
+//
+// A record with an Owner (and optionally Meta) is tied to that owner, for
+// List and DestroyAll; the returned record carries the owner fields as
+// stored. It needs a remote with owners (remote.Owners; ErrInvalid
+// otherwise, before any request), and fails with ErrRevoked when it raced
+// a DestroyAll of its owner.
 func (s *Store) Create(ctx context.Context, rec Record) (Record, error) {
 	if s.closed.Load() {
 		return Record{}, ErrClosed
 	}
+	if rec.Owner != "" && s.owners.remote == nil {
+		return Record{}, errNoOwners
+	}
 	st := s.changes.stamp(rec.Key)
+	known := s.owners.now()
 	start := time.Now()
 	out, err := s.remote.Create(ctx, rec)
+	if err == nil && out.Owner != "" {
+		// The remote read the owner's generation after writing: as fresh
+		// a reading as any.
+		s.learn(out.Owner, out.Generation, known)
+	}
 	return s.afterWrite(ctx, metrics.OpCreate, start, rec.Key, st, out, err, invalidation.Changed)
 }
 
 // Save writes rec as the next version of the session it was read as:
 // rec.Version is the version the caller holds, and the stored record gets
 // rec.Version+1. If the session changed meanwhile, Save fails with
-// ErrConflict and drops the local copy.
+// ErrConflict and drops the local copy. The owner fields of rec are
+// ignored: a session keeps the ones Create gave it; the record returned
+// has none, as Get's. A Save to a revoked session fails with ErrNotFound.
 func (s *Store) Save(ctx context.Context, rec Record) (Record, error) {
 	if s.closed.Load() {
 		return Record{}, ErrClosed
@@ -96,12 +113,49 @@ func (s *Store) afterWrite(ctx context.Context, op metrics.Op, start time.Time, 
 	if kind == invalidation.Touched {
 		below++
 	}
-	e := local.Entry{Data: out.Data, Version: out.Version, ExpiresAt: out.ExpiresAt}
-	s.settle(key, st,
-		func() { s.local.Install(key, e) },
-		func() { s.local.RemoveIfOlder(key, below) })
+	var gen uint64
+	if out.Owner != "" {
+		if gen, err = s.ownerGeneration(ctx, out.Owner, false); err != nil {
+			// Written, but whether it is revoked cannot be told now:
+			// keep it out of the local tier; the next read checks it.
+			s.change(key, func() { s.local.Remove(key) })
+			s.publish(ctx, invalidation.Event{Key: key, Version: out.Version, Kind: kind})
+			return answer(op, out), nil
+		}
+	}
+	revoked := out.Generation < gen
+	if !revoked {
+		e := local.Entry{Data: out.Data, Version: out.Version, ExpiresAt: out.ExpiresAt}
+		s.settle(key, st,
+			func() {
+				if revoked = !s.owners.admit(out, gen); !revoked {
+					s.local.Install(key, e)
+				}
+			},
+			func() { s.local.RemoveIfOlder(key, below) })
+	}
+	if revoked {
+		// The owner's sessions were revoked before this write landed (a
+		// DestroyAll elsewhere, whose index missed this one): the write
+		// reached a session that no longer exists.
+		s.dropRevoked(ctx, out)
+		if op == metrics.OpCreate {
+			return Record{}, fmt.Errorf("%w: the owner's sessions were revoked as the session was created", ErrRevoked)
+		}
+		return Record{}, fmt.Errorf("%w: the session was revoked", ErrNotFound)
+	}
 	s.publish(ctx, invalidation.Event{Key: key, Version: out.Version, Kind: kind})
-	return out, nil
+	return answer(op, out), nil
+}
+
+// answer is the record a write returns: Create's as stored, the others'
+// without owner fields, as Get's (a throttled Touch answers from the local
+// tier, which keeps none).
+func answer(op metrics.Op, out Record) Record {
+	if op == metrics.OpCreate {
+		return out
+	}
+	return plain(out)
 }
 
 // isArgumentError reports errors the remote returns before sending
@@ -206,10 +260,5 @@ func (s *Store) reload(ctx context.Context, key string) (Record, bool, error) {
 	if err != nil {
 		return Record{}, false, err
 	}
-	if !found {
-		s.settleRead(key, st, Record{}, false)
-		return Record{}, false, nil
-	}
-	s.settleRead(key, st, rec, true)
-	return rec, true, nil
+	return s.settleLoad(ctx, key, st, rec, found)
 }

@@ -27,6 +27,7 @@ var invalidKeys = []struct {
 	{"longer than MaxKeySize", strings.Repeat("k", remote.MaxKeySize+1)},
 	{"longer than MaxKeySize in bytes only", strings.Repeat("é", remote.MaxKeySize/2+1)},
 	{"longer than DynamoDB's 2048-byte key", strings.Repeat("k", 2049)},
+	{"reserved prefix", remote.ReservedPrefix + "owner/someone"},
 }
 
 // keyOp is one Store method called with a key.

@@ -8,7 +8,8 @@
 // The suite checks the contract documented on remote.Store: version rules,
 // expiry filtering with an injected clock, concurrent writers, size limits,
 // key validation, writes under an ended context, corrupt items and the
-// settling of writes whose response was lost.
+// settling of writes whose response was lost; and, for stores with owners,
+// the contract documented on remote.Owners.
 package remotetest
 
 import (
@@ -36,6 +37,16 @@ type Target struct {
 	LoseNextResponse func()
 	// Requests returns how many requests reached the backend so far.
 	Requests func() int64
+	// Owners reports that Store implements remote.Owners with owners on;
+	// the owner cases (owners.go) run only then. When it is false and
+	// Store implements remote.Owners all the same, the suite checks that
+	// owners are refused.
+	Owners bool
+	// CreateHook, when set, makes every owned Create of Store call h after
+	// it read the owner's generation (stage "read") and after it wrote
+	// the record ("written"). The cases that race a Revoke against a
+	// Create need it and skip without it.
+	CreateHook func(h func(stage string))
 }
 
 // Harness builds targets for the suite.
@@ -143,6 +154,16 @@ func Run(t *testing.T, h Harness) {
 		{"DataIsolation", testDataIsolation},
 		{"GetConsistent", testGetConsistent},
 		{"Linearizable", testLinearizable},
+		{"OwnersOff", testOwnersOff},
+		{"OwnerFields", testOwnerFields},
+		{"OwnerList", testOwnerList},
+		{"OwnerRevoke", testOwnerRevoke},
+		{"OwnerRevokeLostResponse", testOwnerRevokeLostResponse},
+		{"OwnerCreateRace", testOwnerCreateRace},
+		{"OwnerInvalid", testOwnerInvalid},
+		{"OwnerContextDone", testOwnerContextDone},
+		{"OwnerSize", testOwnerSize},
+		{"OwnerLostResponse", testOwnerLostResponse},
 	}
 	t.Run(h.Name, func(t *testing.T) {
 		for _, c := range cases {
