@@ -43,6 +43,12 @@ type Config struct {
 	// ConsistentRead makes remote reads strongly consistent (see
 	// remote.DynamoOptions). Default: false.
 	ConsistentRead bool
+	// OwnerIndex turns owners on for the DynamoDB table ("log out
+	// everywhere", a list of a user's sessions: see tier.Store.DestroyAll)
+	// and names its owner index, e.g. remote.DefaultOwnerIndex; with
+	// EnsureTable it is created. Default: "", no owners on DynamoDB (the
+	// in-memory remote always has them).
+	OwnerIndex string
 	// Seal, when set, compresses and (with Seal.Keys) encrypts session
 	// data on its way to DynamoDB (see package remote/seal); the local
 	// tier keeps plaintext, so a hit pays nothing. Default: nil, data is
@@ -114,8 +120,8 @@ func Open(ctx context.Context, c Config) (*Store, error) {
 }
 
 func (s *Store) open(ctx context.Context, c Config) (*tier.Store, error) {
-	if c.Table == "" && (c.Endpoint != "" || c.EnsureTable || c.ConsistentRead || c.Region != "") {
-		return nil, fmt.Errorf("%w: Region, Endpoint, EnsureTable or ConsistentRead without a Table", tier.ErrBadOptions)
+	if c.Table == "" && (c.Endpoint != "" || c.EnsureTable || c.ConsistentRead || c.Region != "" || c.OwnerIndex != "") {
+		return nil, fmt.Errorf("%w: Region, Endpoint, EnsureTable, ConsistentRead or OwnerIndex without a Table", tier.ErrBadOptions)
 	}
 	r, err := openRemote(ctx, c)
 	if err != nil {
@@ -172,7 +178,7 @@ func openRemote(ctx context.Context, c Config) (remote.Store, error) {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 	})
-	d, err := remote.NewDynamo(client, remote.DynamoOptions{Table: c.Table, ConsistentRead: c.ConsistentRead})
+	d, err := remote.NewDynamo(client, remote.DynamoOptions{Table: c.Table, ConsistentRead: c.ConsistentRead, OwnerIndex: c.OwnerIndex})
 	if err != nil {
 		return nil, err
 	}

@@ -164,6 +164,7 @@ func TestOpenErrors(t *testing.T) {
 		want error
 	}{
 		{"endpoint without a table", tiersession.Config{Endpoint: "http://127.0.0.1:1"}, tier.ErrBadOptions},
+		{"owner index without a table", tiersession.Config{OwnerIndex: "owners"}, tier.ErrBadOptions},
 		{"a bus without keys", tiersession.Config{RedisAddr: redis.Addr()}, nil},
 		{"bad tier options", tiersession.Config{Tier: tier.Options{LocalTTL: -1}}, tier.ErrBadOptions},
 	} {
@@ -293,5 +294,34 @@ func TestOpenSealed(t *testing.T) {
 	defer s2.Close()
 	if got := get(t, s2.Store, key); !bytes.Equal(got.Data, secret) {
 		t.Fatal("a second node does not read the plaintext back")
+	}
+}
+
+// TestOpenOwners: with OwnerIndex, Open's table indexes owners, so an
+// owned session is listed and DestroyAll ends it.
+func TestOpenOwners(t *testing.T) {
+	ctx := context.Background()
+	s, err := tiersession.Open(ctx, tiersession.Config{
+		Table: tableName(t), Endpoint: dynamotest.Endpoint(t), AWS: staticAWS(), EnsureTable: true,
+		OwnerIndex: remote.DefaultOwnerIndex,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	owner := tier.HashOwner([]byte("0123456789abcdef"), "alice")
+	key := tiersession.StorageKey(tiersession.NewToken())
+	if _, err := s.Create(ctx, tier.Record{Key: key, Data: []byte("x"), ExpiresAt: time.Now().Add(time.Hour), Owner: owner}); err != nil {
+		t.Fatalf("owned Create: %v", err)
+	}
+	list, err := s.List(ctx, owner)
+	if err != nil || len(list) != 1 || list[0].ID != tier.SessionID(key) {
+		t.Fatalf("List = %+v, %v; want the one session", list, err)
+	}
+	if err := s.DestroyAll(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Get(ctx, key); found || err != nil {
+		t.Fatalf("Get after DestroyAll = found %v, err %v; want not found", found, err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tiersession/tiersession"
 	"github.com/tiersession/tiersession/httpsession"
 	"github.com/tiersession/tiersession/invalidation"
+	"github.com/tiersession/tiersession/remote"
 	"github.com/tiersession/tiersession/tier"
 )
 
@@ -84,6 +85,7 @@ func open(ctx context.Context, c config, logger *slog.Logger) (*demo, error) {
 	desc := "in-memory (sessions are lost when the process exits)"
 	if c.table != "" {
 		desc = "DynamoDB table " + c.table
+		tc.OwnerIndex = remote.DefaultOwnerIndex
 	}
 	if c.redis != "" {
 		tc.Bus = invalidation.RedisOptions{Keys: []invalidation.Key{{ID: busKeyID, Secret: []byte(c.busSecret)}}}
@@ -93,7 +95,11 @@ func open(ctx context.Context, c config, logger *slog.Logger) (*demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	sessions, err := httpsession.New(store, httpsession.Options{Dev: c.dev, Logger: logger})
+	ownerKey := c.ownerKey
+	if ownerKey == "" {
+		ownerKey = tiersession.NewToken() // 256 random bits: fine for one node
+	}
+	sessions, err := httpsession.New(store, httpsession.Options{Dev: c.dev, Logger: logger, OwnerKey: []byte(ownerKey)})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -187,7 +193,8 @@ func (d *demo) render(w http.ResponseWriter, r *http.Request, status int, msg st
 }
 
 // login renews the session (a token known before the login does not
-// reach the logged-in session) and remembers the name. There are no
+// reach the logged-in session), ties it to the name as its owner and
+// remembers the name. There are no
 // passwords: it is a demo of the session, not of authentication.
 func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
@@ -195,17 +202,29 @@ func (d *demo) login(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, http.StatusBadRequest, msg)
 		return
 	}
-	if err := d.sessions.Renew(r); err != nil {
-		d.logger.Warn("login: renew", "err", err)
+	// SetOwner renews the session as Renew does, and ties it to the
+	// name, so that "log out everywhere" can end every session of it.
+	meta := map[string]string{"device": deviceLabel(r.UserAgent())}
+	if err := d.sessions.SetOwner(r, name, meta); err != nil {
+		d.logger.Warn("login: set owner", "err", err)
 		d.render(w, r, http.StatusServiceUnavailable, "Could not log in, try again.")
 		return
 	}
-	// HOOK(log out everywhere): when httpsession has owner-based
-	// DestroyAll, record the owner (the name) on the session here, so
-	// that /logout-everywhere can end every session of this user.
 	s := session(r)
 	s.PutString(keyUser, name)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// deviceLabel is a short label of the browser for a list of devices.
+func deviceLabel(ua string) string {
+	const max = 64
+	if ua == "" {
+		return "unknown browser"
+	}
+	if len(ua) > max {
+		ua = strings.ToValidUTF8(ua[:max], "")
+	}
+	return ua
 }
 
 // nameProblem says what is wrong with name, for the page, or "": a name
@@ -302,13 +321,18 @@ func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/?bye", http.StatusSeeOther)
 }
 
-// logoutEverywhere is the hook for "log out everywhere".
-//
-// HOOK(log out everywhere): another change gives httpsession owner-based
-// DestroyAll (every session of one owner, on every node). When it lands:
-// set the owner at login (see login), call it here for the session's
-// owner, redirect like logout, and enable the button in page.html.
+// logoutEverywhere ends every session of the logged-in user, on every
+// node and every device (DestroyAll), then this one's cookie (Destroy).
 func (d *demo) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "log out everywhere is not implemented yet: it waits for owner-based DestroyAll in httpsession",
-		http.StatusNotImplemented)
+	owner := session(r).Owner()
+	if owner == "" {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	if err := d.sessions.DestroyAll(r.Context(), owner); err != nil {
+		d.logger.Warn("logout everywhere: destroy all", "err", err)
+		d.render(w, r, http.StatusServiceUnavailable, "Could not log out everywhere, try again.")
+		return
+	}
+	d.logout(w, r)
 }

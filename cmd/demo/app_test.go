@@ -52,9 +52,11 @@ func newClient(t testing.TB, srv *httptest.Server) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := srv.Client()
+	// A copy: srv.Client returns one shared *http.Client, and two
+	// browsers must not share a jar.
+	c := *srv.Client()
 	c.Jar = jar
-	return &client{t: t, srv: srv, c: c}
+	return &client{t: t, srv: srv, c: &c}
 }
 
 // do sends method path with form (nil for none) and returns the status
@@ -155,10 +157,6 @@ func TestJourney(t *testing.T) {
 		t.Fatalf("GET /parallel: %+v; want %+v", res, want)
 	}
 	t.Logf("%d of %d parallel saves were merged after a conflict", d.sessions.Stats().Merged, n)
-
-	if code, _ := c.do("POST", "/logout-everywhere", url.Values{}); code != http.StatusNotImplemented {
-		t.Fatalf("POST /logout-everywhere: %d; want 501 until DestroyAll exists", code)
-	}
 
 	if code, body := c.do("POST", "/logout", url.Values{}); code != 200 || !strings.Contains(body, `id="bye"`) || !strings.Contains(body, `id="login"`) {
 		t.Fatalf("logout: %d\n%s", code, body)
@@ -340,5 +338,31 @@ func TestRedisBus(t *testing.T) {
 	}
 	if _, body := cl.do("GET", "/metrics", nil); !strings.Contains(body, "tiersession_bus_connected 1") {
 		t.Errorf("/metrics does not show the bus connected")
+	}
+}
+
+// TestLogoutEverywhere: the same name logged in on two devices; "log out
+// everywhere" on one ends both, and another name's session survives.
+func TestLogoutEverywhere(t *testing.T) {
+	d := newTestDemo(t, true)
+	srv := httptest.NewServer(d.handler)
+	defer srv.Close()
+	phone, laptop, other := newClient(t, srv), newClient(t, srv), newClient(t, srv)
+	for _, c := range []*client{phone, laptop} {
+		if code, body := c.do("POST", "/login", url.Values{"name": {"alice"}}); code != 200 || !strings.Contains(body, "alice") {
+			t.Fatalf("login: %d\n%s", code, body)
+		}
+	}
+	if code, _ := other.do("POST", "/login", url.Values{"name": {"bob"}}); code != 200 {
+		t.Fatalf("login bob: %d", code)
+	}
+	if code, body := phone.do("POST", "/logout-everywhere", url.Values{}); code != 200 || !strings.Contains(body, `id="login"`) {
+		t.Fatalf("logout everywhere: %d\n%s", code, body)
+	}
+	if _, body := laptop.do("GET", "/", nil); !strings.Contains(body, `id="login"`) {
+		t.Fatalf("the laptop is still logged in after log out everywhere:\n%s", body)
+	}
+	if _, body := other.do("GET", "/", nil); !strings.Contains(body, "bob") {
+		t.Fatalf("another user's session ended too:\n%s", body)
 	}
 }

@@ -97,6 +97,7 @@ const (
 	envTable     = "TIERSESSION_TABLE"
 	envRedis     = "TIERSESSION_REDIS"
 	envBusSecret = "TIERSESSION_BUS_SECRET"
+	envOwnerKey  = "TIERSESSION_OWNER_KEY"
 )
 
 // busKeyID names the bus key on the wire. Every node of a demo deployment
@@ -116,12 +117,13 @@ type config struct {
 	createTable bool
 	redis       string
 	busSecret   string // from the environment only: flags show in ps
+	ownerKey    string // from the environment; "": random for this process
 }
 
 // parseFlags parses args, with getenv for the defaults the environment
 // gives. Errors are usage errors; flag.ErrHelp for -help.
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	c := config{busSecret: getenv(envBusSecret)}
+	c := config{busSecret: getenv(envBusSecret), ownerKey: getenv(envOwnerKey)}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -136,6 +138,9 @@ Environment:
   TIERSESSION_REDIS       default for -redis
   TIERSESSION_BUS_SECRET  HMAC secret of the Redis bus, at least 32 bytes,
                           the same on every node (required with -redis)
+  TIERSESSION_OWNER_KEY   HMAC key under which user names are indexed, at
+                          least 16 bytes, the same on every node (default:
+                          random per process, fine for one node)
   AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB, credentials: the standard AWS
                           configuration, used with -table
 
@@ -165,6 +170,9 @@ Flags:
 	}
 	if c.table == "" && (c.endpoint != "" || c.createTable) {
 		return c, errors.New("-endpoint and -create-table need -table (or " + envTable + ")")
+	}
+	if c.ownerKey != "" && len(c.ownerKey) < 16 {
+		return c, fmt.Errorf("%s must have at least 16 bytes; it has %d", envOwnerKey, len(c.ownerKey))
 	}
 	if c.redis != "" && len(c.busSecret) < invalidation.MinSecretLen {
 		return c, fmt.Errorf("-redis needs %s of at least %d bytes (e.g. openssl rand -base64 32); it has %d",

@@ -40,6 +40,8 @@ func TestParseFlags(t *testing.T) {
 			env:  map[string]string{envTable: "t1", envRedis: "127.0.0.1:6379", envBusSecret: secret},
 			want: config{addr: "127.0.0.1:8080", dev: true, table: "t2", endpoint: "http://127.0.0.1:8000", createTable: true, redis: "127.0.0.1:7000", busSecret: secret},
 		},
+		{name: "owner key from the environment", env: map[string]string{envOwnerKey: "0123456789abcdef"}, want: config{addr: "127.0.0.1:8080", dev: true, ownerKey: "0123456789abcdef"}},
+		{name: "short owner key", env: map[string]string{envOwnerKey: "short"}, wantErr: "at least 16 bytes"},
 		{name: "redis without a secret", args: []string{"-redis", "127.0.0.1:6379"}, wantErr: envBusSecret},
 		{name: "redis with a short secret", args: []string{"-redis", "127.0.0.1:6379"}, env: map[string]string{envBusSecret: "short"}, wantErr: "at least 32 bytes"},
 		{name: "endpoint without a table", args: []string{"-endpoint", "http://127.0.0.1:8000"}, wantErr: "need -table"},
