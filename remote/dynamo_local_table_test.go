@@ -199,9 +199,11 @@ func wantTTL(t *testing.T, client *dynamodb.Client, name string, status types.Ti
 // stagingProxy is a reverse proxy to a DynamoDB server that stages how
 // the requests of n callers interleave. The first n requests of each
 // "together" operation are held until all n have arrived, then forwarded
-// at once; the first n of each "one by one" operation are forwarded one
-// at a time, each after the previous one was answered. Other requests
-// pass straight through.
+// at once, and their answers are held until the server has answered all
+// n: no caller can act on its answer (and change what the others are about
+// to read) before every one of them was served. The first n of each "one
+// by one" operation are forwarded one at a time, each after the previous
+// one was answered. Other requests pass straight through.
 type stagingProxy struct {
 	*httptest.Server
 	n        int
@@ -211,6 +213,7 @@ type stagingProxy struct {
 	mu      sync.Mutex
 	arrived map[string]int           // per staged operation, requests seen
 	full    map[string]chan struct{} // per together operation, closed once n arrived
+	served  map[string]chan struct{} // per together operation, closed once n were answered
 	answers map[string][]string      // per staged operation, error codes ("" for success)
 }
 
@@ -229,10 +232,12 @@ func newStagingProxy(t *testing.T, endpoint string, n int, together, oneByOne []
 		oneByOne: make(map[string]bool),
 		arrived:  make(map[string]int),
 		full:     make(map[string]chan struct{}),
+		served:   make(map[string]chan struct{}),
 		answers:  make(map[string][]string),
 	}
 	for _, op := range together {
 		p.full[op] = make(chan struct{})
+		p.served[op] = make(chan struct{})
 	}
 	for _, op := range oneByOne {
 		p.oneByOne[op] = true
@@ -257,7 +262,12 @@ func newStagingProxy(t *testing.T, endpoint string, n int, together, oneByOne []
 		}
 		rec := httptest.NewRecorder()
 		next.ServeHTTP(rec, r)
-		p.answered(op, rec)
+		if served := p.answered(op, rec); served != nil {
+			select {
+			case <-served:
+			case <-time.After(stagingWait):
+			}
+		}
 		maps.Copy(w.Header(), rec.Header())
 		w.WriteHeader(rec.Code)
 		w.Write(rec.Body.Bytes())
@@ -283,8 +293,10 @@ func (p *stagingProxy) arrive(op string) (staged bool, full chan struct{}) {
 	return true, full
 }
 
-// answered notes the error code of a staged request's answer.
-func (p *stagingProxy) answered(op string, rec *httptest.ResponseRecorder) {
+// answered notes the error code of a staged request's answer. For a
+// together operation it returns the channel to wait on before passing the
+// answer on.
+func (p *stagingProxy) answered(op string, rec *httptest.ResponseRecorder) (served chan struct{}) {
 	var code string
 	if rec.Code != http.StatusOK {
 		var body struct {
@@ -297,8 +309,13 @@ func (p *stagingProxy) answered(op string, rec *httptest.ResponseRecorder) {
 		}
 	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.answers[op] = append(p.answers[op], code)
-	p.mu.Unlock()
+	served = p.served[op]
+	if served != nil && len(p.answers[op]) == p.n {
+		close(served)
+	}
+	return served
 }
 
 // codes returns the error codes the staged requests of op got, sorted
