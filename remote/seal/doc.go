@@ -7,9 +7,10 @@
 //	// use store wherever a remote.Store goes
 //
 // A Store seals every record's Data on Create and Put, and opens it on
-// Get, GetConsistent and Touch; keys, versions and expiries pass through
-// unchanged. It implements remote.Store with the same contract, so the
-// conformance suite in remotetest runs against it.
+// Get, GetConsistent, Touch and List; keys, versions, expiries and the
+// owner fields pass through unchanged. It implements remote.Store and
+// remote.Owners with the same contracts, so the conformance suite in
+// remotetest runs against it.
 //
 // # Sealing
 //
@@ -67,6 +68,34 @@
 // needs rotating for hygiene only, never for a message count. It costs one
 // HMAC-SHA256 and one AES-GCM setup per item, about 2 µs (BenchmarkItemKey).
 //
+// # Owners
+//
+// A record's owner fields (Owner, Meta, CreatedAt, Generation; see
+// remote.Owners) are not sealed: they go to the inner store as given and
+// come back as it stores them. Owner is the key of the inner store's owner
+// index and Generation is what revocation compares, so the inner store
+// must read both; Meta is what a "your devices" page shows without
+// opening Data. So Meta is stored in clear, neither encrypted nor
+// authenticated: keep secrets out of it (a device label or a coarse
+// location, say, not a token), and pass a pseudonymous Owner
+// (remote.HashOwner), as the inner store keeps it as given.
+//
+// Store implements remote.Owners by forwarding Generation and Revoke to
+// the inner store's, and List too, opening each record it returns and
+// leaving out, counted in Stats.Corrupt, any that fails to open. It
+// implements the interface whatever the inner store is, as
+// remote.Dynamo does with or without its owner index: over an inner store
+// without remote.Owners its owners are off, and every owner method, and a
+// Create with an Owner, fails with remote.ErrInvalid before any request.
+// Over remote.Dynamo without an owner index, the inner store refuses them
+// the same way.
+//
+// An owned record leaves less room for Data (remote.MaxOwnedDataSize), and
+// the limit holds before sealing as it does for any record (see Trade-offs
+// and limits). A Put need not repeat the stored owner fields, so a Put
+// whose Data comes within some 700 bytes of remote.MaxDataSize reads them
+// first: one more request, for sessions of nearly 400 KB only.
+//
 // # Keys
 //
 // A KeyProvider supplies keys by id: the primary one for writes, any known
@@ -118,12 +147,16 @@
 // replaying items, not restoring one: a record deleted at version 1 and
 // written back, raw, as a new version 1 opens again. Whoever can write
 // the table can also delete any session; sealing keeps session contents
-// confidential and unforgeable, not present.
+// confidential and unforgeable, not present. Nor does it bind a record's
+// owner fields, which are stored in clear (see Owners): whoever can write
+// the table can move a session to another owner, change its Meta, or
+// raise its Generation past a revocation.
 //
-// Data is limited to remote.MaxDataSize(key), as on any Store, before
-// sealing; the sealed item must fit in remote.MaxItemSize as well, which
-// the inner store checks before any request. So compression never admits a
-// larger session, and an incompressible one loses Overhead bytes of room.
+// Data is limited to remote.MaxDataSize(key), less what the owner fields
+// take (remote.MaxOwnedDataSize), as on any Store, before sealing; the
+// sealed item must fit in remote.MaxItemSize as well, which the inner
+// store checks before any request. So compression never admits a larger
+// session, and an incompressible one loses Overhead bytes of room.
 // Both limits give remote.ErrTooLarge.
 //
 // Items written before sealing was turned on are refused with

@@ -47,6 +47,7 @@ type Options struct {
 type Store struct {
 	inner          remote.Store
 	consistent     remote.ConsistentGetter // inner's, or nil
+	owners         remote.Owners           // inner's, or nil (owners.go)
 	keys           KeyProvider
 	compressAbove  int // negative: never
 	allowPlaintext bool
@@ -61,6 +62,7 @@ type Store struct {
 var (
 	_ remote.Store            = (*Store)(nil)
 	_ remote.ConsistentGetter = (*Store)(nil)
+	_ remote.Owners           = (*Store)(nil)
 )
 
 // New returns a Store that seals records on their way to inner and opens
@@ -95,6 +97,7 @@ func New(inner remote.Store, opts Options) (*Store, error) {
 		s.compressAbove = -1
 	}
 	s.consistent, _ = inner.(remote.ConsistentGetter)
+	s.owners, _ = inner.(remote.Owners)
 	return s, nil
 }
 
@@ -107,8 +110,9 @@ type Stats struct {
 	// DataBytes and SealedBytes add up the sizes of the Data sealed and of
 	// the sealed bytes: SealedBytes/DataBytes is the size after sealing.
 	DataBytes, SealedBytes uint64
-	// Opened counts records opened (Get, GetConsistent, Touch); Plaintext
-	// counts those accepted unencrypted because of AllowPlaintext.
+	// Opened counts records opened (Get, GetConsistent, Touch, List);
+	// Plaintext counts those accepted unencrypted because of
+	// AllowPlaintext.
 	Opened, Plaintext uint64
 	// Corrupt counts items that failed to open, each reported as
 	// remote.ErrCorrupt: altered, moved to another key or version, sealed
@@ -177,20 +181,35 @@ func (s *Store) Put(ctx context.Context, rec remote.Record, expected uint64) (re
 // for Put (remote.Store's contract fixes both). A write that fails leaves
 // no ciphertext behind, and one whose outcome the inner store settles
 // after a lost response stored exactly these bytes at that version.
+//
+// Only Data is sealed: the owner fields (Owner, Meta; CreatedAt and
+// Generation, which the inner store sets) go to the inner store as given
+// and come back as it returns them.
 func (s *Store) write(ctx context.Context, rec remote.Record, expected uint64) (remote.Record, error) {
 	if err := remote.ValidKey(rec.Key); err != nil {
 		return remote.Record{}, err
 	}
+	if expected == 0 {
+		if err := s.checkOwner(rec); err != nil {
+			return remote.Record{}, err
+		}
+	}
 	// Data is limited as on any Store, before sealing; the inner store then
 	// checks that the sealed item fits too.
-	if limit := remote.MaxDataSize(rec.Key); len(rec.Data) > limit {
-		return remote.Record{}, fmt.Errorf("%w: seal: %d bytes of Data exceed the %d a record may hold", remote.ErrTooLarge, len(rec.Data), limit)
+	if err := checkSize(rec, expected); err != nil {
+		return remote.Record{}, err
 	}
 	sealed, err := s.seal(ctx, rec.Key, expected+1, rec.Data)
 	if err != nil {
 		return remote.Record{}, err
 	}
-	in := remote.Record{Key: rec.Key, Data: sealed, ExpiresAt: rec.ExpiresAt}
+	if expected != 0 {
+		if err := s.checkStoredOwner(ctx, rec, len(sealed)); err != nil {
+			return remote.Record{}, err
+		}
+	}
+	in := rec
+	in.Data = sealed
 	var out remote.Record
 	if expected == 0 {
 		out, err = s.inner.Create(ctx, in)
