@@ -58,6 +58,41 @@ type DynamoOptions struct {
 	// index write. Default "": no owners; Create refuses a record with an
 	// Owner, and the Owners methods fail, with ErrInvalid.
 	OwnerIndex string
+	// KMSKeyID, when set, makes EnsureTable create the table encrypted at
+	// rest with this customer managed KMS key (key ID, key ARN, alias name
+	// or alias ARN): CreateTable carries SSESpecification {Enabled, SSEType
+	// KMS, KMSMasterKeyId}. It applies only to a table EnsureTable creates:
+	// an existing table's encryption is neither checked nor changed
+	// (DescribeTable names the key by ARN, which cannot be matched against
+	// an alias without KMS; change it with UpdateTable). Default "":
+	// nothing sent, DynamoDB's default encryption (an AWS owned key).
+	// The emulators accept the request and ignore it: dynalite and
+	// DynamoDB Local create the table without error and report no
+	// encryption.
+	KMSKeyID string
+	// PointInTimeRecovery makes EnsureTable turn on point-in-time
+	// recovery (continuous backups) once the table is ACTIVE, unless
+	// DescribeContinuousBackups shows it already on. Right after a table
+	// is created DynamoDB refuses it for a while
+	// (ContinuousBackupsUnavailableException); EnsureTable retries within
+	// its 5-minute wait, then fails with ErrUnavailable. Default false:
+	// nothing sent, and recovery enabled by other means stays on.
+	// A server without the continuous backups API (dynalite and DynamoDB
+	// Local both answer UnknownOperationException) fails EnsureTable
+	// with ErrInvalid, after the table, the owner index and TTL were made
+	// ready: the recovery was asked for and cannot be had there.
+	PointInTimeRecovery bool
+	// DeletionProtection makes EnsureTable protect the table against
+	// DeleteTable: a table it creates is created protected
+	// (DeletionProtectionEnabled), and an existing table whose
+	// DescribeTable shows no protection gets it with UpdateTable. Default
+	// false: nothing sent, and protection enabled by other means stays on
+	// (turn it off with UpdateTable before deleting the table). DynamoDB
+	// Local supports it; a server without it (dynalite refuses the
+	// UpdateTable with ValidationException and never reports the
+	// protection) fails EnsureTable with ErrInvalid, after the table, the
+	// owner index and TTL were made ready.
+	DeletionProtection bool
 }
 
 // DefaultOwnerIndex is a name for DynamoOptions.OwnerIndex.
@@ -76,6 +111,9 @@ type Dynamo struct {
 	consistent bool
 	now        func() time.Time
 	ownerIndex string             // "" without owners
+	kmsKeyID   string             // "" for the default encryption
+	pitr       bool               // enable point-in-time recovery
+	protect    bool               // enable deletion protection
 	ttl        atomic.Bool        // see TTLEnabled
 	createHook func(stage string) // see export_test.go
 }
@@ -105,6 +143,9 @@ func NewDynamo(client *dynamodb.Client, opts DynamoOptions) (*Dynamo, error) {
 		consistent: opts.ConsistentRead,
 		now:        now,
 		ownerIndex: opts.OwnerIndex,
+		kmsKeyID:   opts.KMSKeyID,
+		pitr:       opts.PointInTimeRecovery,
+		protect:    opts.DeletionProtection,
 	}, nil
 }
 

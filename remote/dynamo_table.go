@@ -42,6 +42,11 @@ const (
 // sessions are created and revoked as usual, only List (and so the
 // deletion of the revoked records) fails.
 //
+// With DynamoOptions.KMSKeyID, PointInTimeRecovery or DeletionProtection
+// set, EnsureTable also applies them (see DynamoOptions); a server that
+// lacks what was asked for fails it with ErrInvalid once the rest is
+// ready.
+//
 // A table whose key schema is not a single S hash key named pk, whose
 // TTL is enabled on another attribute, or whose index named OwnerIndex
 // does not have own (S) as its hash key, fails with ErrInvalid.
@@ -88,12 +93,19 @@ func (d *Dynamo) EnsureTable(ctx context.Context) error {
 }
 
 // ready ends EnsureTable on an ACTIVE table described by desc: the owner
-// index, then TTL.
+// index, TTL, then the protections asked for, last as a server may lack
+// them.
 func (d *Dynamo) ready(ctx context.Context, desc *types.TableDescription) error {
 	if err := d.ensureOwnerIndex(ctx, desc); err != nil {
 		return err
 	}
-	return d.ensureTTL(ctx)
+	if err := d.ensureTTL(ctx); err != nil {
+		return err
+	}
+	if err := d.ensureDeletionProtection(ctx, desc); err != nil {
+		return err
+	}
+	return d.ensurePITR(ctx)
 }
 
 // waitGone waits until the table no longer exists.
@@ -127,6 +139,16 @@ func (d *Dynamo) createTable(ctx context.Context) error {
 			KeyType:       types.KeyTypeHash,
 		}},
 		BillingMode: types.BillingModePayPerRequest,
+	}
+	if d.kmsKeyID != "" {
+		in.SSESpecification = &types.SSESpecification{
+			Enabled:        aws.Bool(true),
+			SSEType:        types.SSETypeKms,
+			KMSMasterKeyId: aws.String(d.kmsKeyID),
+		}
+	}
+	if d.protect {
+		in.DeletionProtectionEnabled = aws.Bool(true)
 	}
 	if d.ownerIndex != "" {
 		in.AttributeDefinitions = append(in.AttributeDefinitions, ownerAttrDef())
@@ -234,10 +256,162 @@ func (d *Dynamo) describeTTL(ctx context.Context) (enabled bool, err error) {
 
 // ttlUnsupported reports whether err says the server does not implement the
 // TTL API at all.
-func ttlUnsupported(err error) bool {
+func ttlUnsupported(err error) bool { return unknownOperation(err) }
+
+// unknownOperation reports whether err says the server does not implement
+// the operation at all.
+func unknownOperation(err error) bool {
 	switch errorCode(err) {
 	case "UnknownOperationException", "UnsupportedOperationException", "NotImplemented":
 		return true
 	}
 	return false
+}
+
+// ensureDeletionProtection turns deletion protection on, if asked for,
+// unless desc (the ACTIVE table) shows it on already.
+func (d *Dynamo) ensureDeletionProtection(ctx context.Context, desc *types.TableDescription) error {
+	if !d.protect || desc != nil && aws.ToBool(desc.DeletionProtectionEnabled) {
+		return nil
+	}
+	deadline := time.Now().Add(tableWaitMax)
+	delay := tableWaitMinDelay
+	for {
+		_, err := d.client.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName:                 d.table,
+			DeletionProtectionEnabled: aws.Bool(true),
+		})
+		var inUse *types.ResourceInUseException
+		switch {
+		case err == nil:
+			// The table may be UPDATING for a moment.
+			return d.waitActive(ctx, "enabling deletion protection")
+		case errors.As(err, &inUse):
+			// Someone else is updating the table (maybe enabling
+			// the protection too): wait, then look again.
+		case errorCode(err) == "ValidationException" || unknownOperation(err):
+			// Perhaps someone else enabled it since we looked
+			// ("nothing to update"); or the server does not know the
+			// parameter (dynalite: "At least one of ... is required").
+			on, derr := d.deletionProtected(ctx)
+			if derr != nil || on {
+				return derr
+			}
+			return fmt.Errorf("%w: table %q: DeletionProtection is set but the server does not support deletion protection: dynamodb UpdateTable: %s",
+				ErrInvalid, *d.table, describe(err))
+		default:
+			return readError(ctx, "UpdateTable (enabling deletion protection)", err)
+		}
+		if err := d.waitActive(ctx, "enabling deletion protection"); err != nil {
+			return err
+		}
+		if on, err := d.deletionProtected(ctx); err != nil || on {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: table %q: deletion protection not enabled after %v: dynamodb UpdateTable: %s",
+				ErrUnavailable, *d.table, tableWaitMax, describe(err))
+		}
+		if err := sleep(ctx, delay, "enabling deletion protection"); err != nil {
+			return err
+		}
+		delay = min(2*delay, tableWaitMaxDelay)
+	}
+}
+
+// deletionProtected reports whether DescribeTable shows the table
+// protected against deletion.
+func (d *Dynamo) deletionProtected(ctx context.Context) (bool, error) {
+	out, err := d.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: d.table})
+	if err != nil {
+		return false, readError(ctx, "DescribeTable (checking deletion protection)", err)
+	}
+	return out.Table != nil && aws.ToBool(out.Table.DeletionProtectionEnabled), nil
+}
+
+// waitActive waits until the table is ACTIVE; doing says what for.
+func (d *Dynamo) waitActive(ctx context.Context, doing string) error {
+	waiter := dynamodb.NewTableExistsWaiter(d.client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = tableWaitMinDelay
+		o.MaxDelay = tableWaitMaxDelay
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: d.table}, tableWaitMax); err != nil {
+		return readError(ctx, "DescribeTable (waiting for ACTIVE after "+doing+")", err)
+	}
+	return nil
+}
+
+// ensurePITR turns point-in-time recovery on, if asked for, unless it is
+// on already. DynamoDB refuses it for a while after creating a table
+// (ContinuousBackupsUnavailableException): that is waited out.
+func (d *Dynamo) ensurePITR(ctx context.Context) error {
+	if !d.pitr {
+		return nil
+	}
+	deadline := time.Now().Add(tableWaitMax)
+	delay := tableWaitMinDelay
+	for {
+		on, err := d.describePITR(ctx)
+		if err != nil || on {
+			return err
+		}
+		_, err = d.client.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
+			TableName: d.table,
+			PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{
+				PointInTimeRecoveryEnabled: aws.Bool(true),
+			},
+		})
+		var notYet *types.ContinuousBackupsUnavailableException
+		switch {
+		case err == nil:
+			return nil
+		case unknownOperation(err):
+			return pitrUnsupported(*d.table, "UpdateContinuousBackups", err)
+		case !errors.As(err, &notYet):
+			return readError(ctx, "UpdateContinuousBackups", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: table %q: point-in-time recovery still unavailable after %v; call EnsureTable again to wait on: dynamodb UpdateContinuousBackups: %s",
+				ErrUnavailable, *d.table, tableWaitMax, describe(err))
+		}
+		if err := sleep(ctx, delay, "enabling point-in-time recovery"); err != nil {
+			return err
+		}
+		delay = min(2*delay, tableWaitMaxDelay)
+	}
+}
+
+// describePITR reports whether point-in-time recovery is on.
+func (d *Dynamo) describePITR(ctx context.Context) (bool, error) {
+	out, err := d.client.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: d.table})
+	switch {
+	case err == nil:
+	case unknownOperation(err):
+		return false, pitrUnsupported(*d.table, "DescribeContinuousBackups", err)
+	default:
+		return false, readError(ctx, "DescribeContinuousBackups", err)
+	}
+	if cb := out.ContinuousBackupsDescription; cb != nil && cb.PointInTimeRecoveryDescription != nil {
+		return cb.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus == types.PointInTimeRecoveryStatusEnabled, nil
+	}
+	return false, nil
+}
+
+// pitrUnsupported is the error for a server without the continuous backups
+// API.
+func pitrUnsupported(table, op string, err error) error {
+	return fmt.Errorf("%w: table %q: PointInTimeRecovery is set but the server does not support point-in-time recovery: dynamodb %s: %s",
+		ErrInvalid, table, op, describe(err))
+}
+
+// sleep waits for delay or until ctx ends; doing says what for.
+func sleep(ctx context.Context, delay time.Duration, doing string) error {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("remote: %s: %w", doing, ctx.Err())
+	}
 }
