@@ -49,6 +49,13 @@ type Config struct {
 	// EnsureTable it is created. Default: "", no owners on DynamoDB (the
 	// in-memory remote always has them).
 	OwnerIndex string
+	// KMSKeyID, DeletionProtection and PointInTimeRecovery are applied by
+	// EnsureTable (see remote.DynamoOptions): server-side encryption with
+	// a customer KMS key when it creates the table, deletion protection,
+	// continuous backups. Default: off, nothing is requested.
+	KMSKeyID            string
+	DeletionProtection  bool
+	PointInTimeRecovery bool
 	// Seal, when set, compresses and (with Seal.Keys) encrypts session
 	// data on its way to DynamoDB (see package remote/seal); the local
 	// tier keeps plaintext, so a hit pays nothing. Default: nil, data is
@@ -178,7 +185,10 @@ func openRemote(ctx context.Context, c Config) (remote.Store, error) {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}
 	})
-	d, err := remote.NewDynamo(client, remote.DynamoOptions{Table: c.Table, ConsistentRead: c.ConsistentRead, OwnerIndex: c.OwnerIndex})
+	d, err := remote.NewDynamo(client, remote.DynamoOptions{
+		Table: c.Table, ConsistentRead: c.ConsistentRead, OwnerIndex: c.OwnerIndex,
+		KMSKeyID: c.KMSKeyID, DeletionProtection: c.DeletionProtection, PointInTimeRecovery: c.PointInTimeRecovery,
+	})
 	if err != nil {
 		return nil, err
 	}

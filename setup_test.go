@@ -156,6 +156,18 @@ func TestOpenStandardConfig(t *testing.T) {
 	}
 }
 
+// TestOpenTableOptions: the table options reach EnsureTable. Neither
+// emulator has continuous backups, so asking for them fails clearly.
+func TestOpenTableOptions(t *testing.T) {
+	_, err := tiersession.Open(context.Background(), tiersession.Config{
+		Table: tableName(t), Endpoint: dynamotest.Endpoint(t), AWS: staticAWS(), EnsureTable: true,
+		PointInTimeRecovery: true,
+	})
+	if !errors.Is(err, remote.ErrInvalid) || !strings.Contains(err.Error(), "ecovery") {
+		t.Fatalf("Open with PointInTimeRecovery on an emulator: err = %v; want ErrInvalid about recovery", err)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	redis := redistest.Start(t)
 	for _, tc := range []struct {
