@@ -14,6 +14,10 @@ import (
 // changes once per tick, so the hot path never calls time.Now (about 38ns
 // on the reference machine, as much as the whole hit budget). With an
 // injected Now, or after stop, nanos stays 0 and reads call the slow path.
+// A reading lags the real time by up to one tick, which the cache's expiry
+// slack covers, and by more while the process is starved of CPU and the
+// ticker is not scheduled: then an entry can be served that long past its
+// ExpiresAt.
 type clock struct {
 	_     [cacheLine]byte // keep the ticking word off the cache's read-only fields
 	nanos atomic.Int64    // last tick, or 0 when there is no ticker

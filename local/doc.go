@@ -50,7 +50,9 @@
 //     Close stops it. Reading it costs one load instead of a time.Now call
 //     (about as much as the whole hit otherwise). To keep the clock's lag
 //     from serving a record late, a record stops being served one
-//     ClockResolution before its ExpiresAt. Options.Now replaces the clock
+//     ClockResolution before its ExpiresAt (a process starved of CPU, whose
+//     ticker is not scheduled, can still serve one late by as long as the
+//     starvation lasts). Options.Now replaces the clock
 //     (tests use a fake one); then no goroutine runs and expiry is exact.
 //   - Recency. A hit moves its entry to the front of the LRU list only if
 //     the last move was longer ago than the promotion interval (TTL/50,

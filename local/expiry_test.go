@@ -113,7 +113,14 @@ func TestCoarseClock(t *testing.T) {
 	if c.slack != int64(ClockResolution) {
 		t.Fatalf("slack = %d, want one ClockResolution", c.slack)
 	}
-	now := time.Now()
+	// Relative to the cache's own clock: the coarse clock lags the real
+	// time by up to a tick, and by more when the process is starved of
+	// CPU (the ticker is not scheduled). A deadline computed from
+	// time.Now here once failed under load: New stored its first tick,
+	// this goroutine and the ticker were both descheduled for over half a
+	// tick, and time.Now()+tick/2 was then more than a tick past the
+	// clock's reading.
+	now := time.Unix(0, c.clock.read())
 	if c.Install("soon", Entry{Version: 1, ExpiresAt: now.Add(ClockResolution / 2)}) {
 		t.Error("Install of an entry expiring within one clock tick = true, want false")
 	}
