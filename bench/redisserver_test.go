@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tiersession/tiersession/internal/redisserver"
 )
 
 func TestStartRedisServer(t *testing.T) {
@@ -38,7 +40,7 @@ func TestStartRedisServer(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := rawPing(ctx, s.Addr()); err == nil {
+	if err := redisserver.Ping(ctx, s.Addr()); err == nil {
 		t.Error("the server still answers after Close")
 	}
 	if _, err := os.Stat(s.dir); !os.IsNotExist(err) {

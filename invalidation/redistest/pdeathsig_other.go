@@ -1,9 +1,0 @@
-//go:build !linux
-
-package redistest
-
-import "os/exec"
-
-// setParentDeathSignal does nothing where the kernel has no parent-death
-// signal; cleanups still stop the server.
-func setParentDeathSignal(*exec.Cmd) {}
