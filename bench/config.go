@@ -83,6 +83,21 @@ type Config struct {
 	// remote before measuring. Default 32.
 	PreloadConcurrency int
 
+	// Seal replaces the run with the sealing comparison: instead of the
+	// usual systems, the remote-only system twice, over the same remote,
+	// on sessions whose payloads are JSON documents of Payload bytes
+	// (SealPayload is a realistic size): once with items stored
+	// uncompressed and once sealed with zstd (seal.New's default), each
+	// billed by the size of the items that reach the remote (a
+	// NewSizingMeter below the seal.Store). No tiered system, no Redis, no
+	// sweep. Default false.
+	Seal bool
+	// SealEncrypt adds AES-256-GCM, with a key made for the run, to both
+	// systems of the Seal comparison: then the uncompressed one is
+	// seal.New with DisableCompression. Without it, the uncompressed one
+	// stores the JSON as it is. Default false.
+	SealEncrypt bool
+
 	// Redis is the address (host:port) of a Redis server. When set, the
 	// multi-node tiered system uses it as its invalidation bus and a
 	// fourth system uses it as the session store. Default "": none.
@@ -238,6 +253,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bench: sweep duration %v: must be positive", c.SweepDuration)
 	case c.PreloadConcurrency < 1:
 		return fmt.Errorf("bench: preload concurrency %d: need at least 1", c.PreloadConcurrency)
+	case c.Seal && c.Payload < MinJSONPayload:
+		return fmt.Errorf("bench: payload %d bytes: the sealing comparison's JSON sessions need at least %d", c.Payload, MinJSONPayload)
+	case c.Seal && c.Redis != "":
+		return fmt.Errorf("bench: the sealing comparison measures the remote-only system only; Redis does not take part")
+	case c.SealEncrypt && !c.Seal:
+		return fmt.Errorf("bench: SealEncrypt without Seal")
 	}
 	for _, f := range c.SweepFractions {
 		if !(f > 0 && f <= 1) || math.IsNaN(f) {

@@ -138,7 +138,9 @@ func (b Bill) USD() float64 { return b.ReadUSD + b.WriteUSD }
 // DynamoDB bills them: every read, every write sent whether its condition
 // held or not (a refused write of an existing session costs as much as a
 // successful one; of a missing one, 1 WRU), reloads at the strongly
-// consistent rate. It is the zero Bill when ops is 0.
+// consistent rate. Counts from a NewSizingMeter (rc.Sized) are billed by
+// the units it measured, item by item, instead of c's one item size. It is
+// the zero Bill when ops is 0.
 func (c CostModel) Bill(rc RemoteCounts, ops int64) Bill {
 	if ops <= 0 {
 		return Bill{}
@@ -146,6 +148,10 @@ func (c CostModel) Bill(rc RemoteCounts, ops int64) Bill {
 	perMillion := 1e6 / float64(ops)
 	rru := (float64(rc.Reads)*c.RRUPerRead + float64(rc.ConsistentReads)*c.RRUPerConsistentRead) * perMillion
 	wru := (float64(rc.Writes-rc.Absent)*c.WRUPerWrite + float64(rc.Absent)*c.WRUPerAbsentWrite) * perMillion
+	if rc.Sized {
+		// Measured item by item (NewSizingMeter), not one size for all.
+		rru, wru = rc.ReadUnits*perMillion, rc.WriteUnits*perMillion
+	}
 	return Bill{
 		RRU: rru, WRU: wru,
 		ReadUSD:  rru * c.Prices.ReadPerMillion / 1e6,

@@ -69,6 +69,15 @@
 // report of the phases finished so far, marked incomplete, so that a
 // long run's results are not thrown away.
 //
+// # Sealing comparison
+//
+// Config.Seal replaces the systems with two remote-only ones over the same
+// remote, on JSON sessions of Config.Payload bytes (SealPayload is a
+// realistic size): items stored uncompressed, and sealed with zstd by
+// remote/seal (Config.SealEncrypt encrypts both). A NewSizingMeter between
+// each seal.Store and the remote bills every request by the size of the
+// item as stored, so the report's bills are those of the sealed items.
+//
 // # The latency model
 //
 // With no remote given, the remote is remote.Memory behind a Meter that

@@ -42,21 +42,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
+	if c.Seal {
+		return runSeal(ctx, c, w, chooser)
+	}
+
 	// The in-memory remote's latency model is off while preloading.
 	var modelOn atomic.Bool
-	inner := c.Remote
-	if inner == nil {
-		var latency func(write bool) time.Duration
-		if !c.Latency.Zero() {
-			latency = func(write bool) time.Duration {
-				if !modelOn.Load() {
-					return 0
-				}
-				return c.Latency.sample(write)
-			}
-		}
-		inner = remote.NewMemory(remote.MemoryOptions{Latency: latency})
-	}
+	inner := newRemote(c, &modelOn)
 	meter := NewMeter(inner)
 	set := newSessionSet(c.Sessions, c.Payload, c.Seed, time.Now())
 	cost := NewCostModel(c.Prices, len(set.keys[0]), c.Payload, c.ConsistentRead)
@@ -203,6 +195,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Complete = true
 	return rep, nil
+}
+
+// newRemote returns c.Remote, or when it is nil the in-memory remote with
+// c's latency model, which adds latency only while modelOn is set.
+func newRemote(c Config, modelOn *atomic.Bool) remote.Store {
+	if c.Remote != nil {
+		return c.Remote
+	}
+	var latency func(write bool) time.Duration
+	if !c.Latency.Zero() {
+		latency = func(write bool) time.Duration {
+			if !modelOn.Load() {
+				return 0
+			}
+			return c.Latency.sample(write)
+		}
+	}
+	return remote.NewMemory(remote.MemoryOptions{Latency: latency})
 }
 
 // warmupMax is how long a system with caches may warm up: until its

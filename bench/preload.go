@@ -18,6 +18,7 @@ import (
 type sessionSet struct {
 	keys    []string
 	payload int
+	json    bool // payloads are JSON sessions (jsonPayload), not random bytes
 	seed    uint64
 	base    time.Time
 }
@@ -33,7 +34,12 @@ func (s sessionSet) rng(i int) *rand.Rand {
 }
 
 // data is session i's initial payload.
-func (s sessionSet) data(i int) []byte { return newPayload(s.rng(i), s.payload) }
+func (s sessionSet) data(i int) []byte {
+	if s.json {
+		return jsonPayload(s.rng(i), s.payload)
+	}
+	return newPayload(s.rng(i), s.payload)
+}
 
 // expiry is session i's initial expiry in epoch seconds: between half a
 // lifetime and a lifetime after base, as if sessions had been renewed at

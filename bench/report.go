@@ -66,7 +66,10 @@ type ReportConfig struct {
 	Bus                 string             `json:"bus"`
 	Redis               string             `json:"redis"`
 	RedisNote           string             `json:"redis_note"`
-	Latency             LatencyReport      `json:"latency_model"`
+	// Seal describes the sealing comparison (Config.Seal); "" for the
+	// usual run.
+	Seal    string        `json:"seal"`
+	Latency LatencyReport `json:"latency_model"`
 }
 
 // LatencyReport records the latency model of the in-memory remote.
@@ -123,6 +126,10 @@ type SystemResult struct {
 	// null when the system does not use DynamoDB.
 	Bill              *Bill    `json:"dynamodb_bill"`
 	CostPerMillionOps *float64 `json:"dynamodb_usd_per_million_ops"`
+	// AvgItemBytes is the mean billed size of the items the system read
+	// and wrote, measured at the remote (the sealing comparison); 0 when
+	// not measured.
+	AvgItemBytes float64 `json:"avg_item_bytes"`
 	// VsRemoteOnly compares the system with "remote-only".
 	VsRemoteOnly Ratios `json:"vs_remote_only"`
 }
@@ -219,6 +226,7 @@ func summarize(sys *system, m measurement, cost CostModel) SystemResult {
 	if lookups := m.hits + m.misses; m.hasLocal && lookups > 0 {
 		r.HitRatio = float64(m.hits) / float64(lookups)
 	}
+	r.AvgItemBytes = m.remote.AvgItemBytes()
 	if sys.dynamo {
 		bill := cost.Bill(m.remote, m.ops)
 		usd := bill.USD()

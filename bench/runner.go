@@ -52,6 +52,8 @@ type runParams struct {
 	duration  time.Duration
 	maxOps    int64 // 0: no cap
 	seed      uint64
+	// jsonPayload tells that the sessions hold JSON (Config.Seal).
+	jsonPayload bool
 	// tick, when set, is called about every 100 ms from the coordinating
 	// goroutine with the fraction of the run done and the measured
 	// operations so far.
@@ -130,7 +132,7 @@ func measure(ctx context.Context, sys *system, p runParams) (measurement, error)
 			return measurement{}, err
 		}
 		workers[i] = &worker{
-			run:  requestRunner{keys: p.sessionKeys, gen: gen},
+			run:  requestRunner{keys: p.sessionKeys, gen: gen, json: p.jsonPayload},
 			hist: hdrhistogram.New(histLowest, histHighest, histDigits),
 		}
 	}

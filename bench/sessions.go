@@ -99,6 +99,7 @@ type requestRunner struct {
 	keys    []string
 	gen     *Generator
 	counter uint64
+	json    bool // payloads are JSON sessions: nextPayload keeps them valid
 }
 
 // outcome of one request, beyond its latency.
@@ -155,13 +156,17 @@ func classify(err error) requestOutcome {
 }
 
 // nextPayload returns a new payload of the same size as old with its
-// first bytes replaced by this worker's write counter. It never modifies
-// old, which a store may share with its cache.
+// first bytes (a JSON session's revision) replaced by this worker's write
+// counter. It never modifies old, which a store may share with its cache.
 func (w *requestRunner) nextPayload(old []byte) []byte {
 	p := make([]byte, len(old))
 	copy(p, old)
 	w.counter++
 	c := w.counter
+	if w.json && len(p) >= MinJSONPayload {
+		setJSONRev(p, c)
+		return p
+	}
 	for i := 0; i < len(p) && i < 8; i++ {
 		p[i] = byte(c >> (8 * i))
 	}

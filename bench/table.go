@@ -24,13 +24,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "workload %s (%s), %s keys over %d sessions of %d bytes\n",
 		c.Workload, c.WorkloadDescription, c.Distribution, c.Sessions, c.PayloadBytes)
 	fmt.Fprintf(&b, "%d concurrent clients (closed loop), each system measured for %gs", c.Concurrency, c.DurationSeconds)
-	if c.WarmupSeconds > 0 {
+	switch {
+	case c.WarmupSeconds > 0 && c.Seal != "":
+		fmt.Fprintf(&b, " after a warm-up of %gs", c.WarmupSeconds)
+	case c.WarmupSeconds > 0:
 		fmt.Fprintf(&b, " after a warm-up of %gs or more (tiered: until the local tiers are full, at most one local TTL)", c.WarmupSeconds)
 	}
 	if c.MaxOps > 0 {
 		fmt.Fprintf(&b, " (at most %d ops)", c.MaxOps)
 	}
-	fmt.Fprintf(&b, "\nlocal tier %d sessions (%s) per node, local TTL %gs\n", c.LocalCapacity, formatPercent(c.LocalFraction), c.LocalTTLSeconds)
+	if c.Seal != "" {
+		fmt.Fprintf(&b, "\nsealing comparison: %s\n", c.Seal)
+	} else {
+		fmt.Fprintf(&b, "\nlocal tier %d sessions (%s) per node, local TTL %gs\n", c.LocalCapacity, formatPercent(c.LocalFraction), c.LocalTTLSeconds)
+	}
 	fmt.Fprintf(&b, "remote: %s", c.Remote)
 	if c.Remote == "memory" {
 		fmt.Fprintf(&b, ", latency model %s", c.Latency.Description)
@@ -42,8 +49,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	case c.Redis != "":
 		fmt.Fprintf(&b, "redis: %s\n", c.Redis)
 	}
-	fmt.Fprintf(&b, "cost: a session item is %d B: %g RRU per read, %g WRU per write; $%g per million RRU, $%g per million WRU\n      (%s)\n",
-		r.Cost.ItemBytes, r.Cost.RRUPerRead, r.Cost.WRUPerWrite, r.Cost.Prices.ReadPerMillion, r.Cost.Prices.WritePerMillion, r.Cost.Prices.Note)
+	if c.Seal != "" {
+		fmt.Fprintf(&b, "cost: each request billed by the size of the item as it reaches the remote (sealed); $%g per million RRU, $%g per million WRU\n      (%s)\n",
+			r.Cost.Prices.ReadPerMillion, r.Cost.Prices.WritePerMillion, r.Cost.Prices.Note)
+	} else {
+		fmt.Fprintf(&b, "cost: a session item is %d B: %g RRU per read, %g WRU per write; $%g per million RRU, $%g per million WRU\n      (%s)\n",
+			r.Cost.ItemBytes, r.Cost.RRUPerRead, r.Cost.WRUPerWrite, r.Cost.Prices.ReadPerMillion, r.Cost.Prices.WritePerMillion, r.Cost.Prices.Note)
+	}
 
 	if len(r.Systems) > 0 {
 		b.WriteString("\nsystems\n")
@@ -62,6 +74,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		if err := r.writeBill(&b); err != nil {
 			return err
+		}
+		if c.Seal != "" {
+			if err := r.writeSeal(&b); err != nil {
+				return err
+			}
 		}
 	}
 	if err := r.writeSweep(&b); err != nil {
@@ -159,6 +176,28 @@ func (r *Report) writeBill(b *strings.Builder) error {
 	return tw.Flush()
 }
 
+// writeSeal prints the sealing comparison: per system, the mean size of
+// the items at the remote and the request units and dollars of a million
+// requests, against the first system.
+func (r *Report) writeSeal(b *strings.Builder) error {
+	base := r.Systems[0]
+	fmt.Fprintf(b, "\nsealing: item size at the remote and the DynamoDB bill per million requests, against %s\n", base.Name)
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tavg item\tRRU per M req\tWRU per M req\t$ reads\t$ writes\t$ total\tvs first\t")
+	for i, s := range r.Systems {
+		if s.Bill == nil {
+			continue
+		}
+		vs := "(baseline)"
+		if i > 0 {
+			vs = change(s.VsRemoteOnly.Cost)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f B\t%s\t%s\t$%.4f\t$%.4f\t$%.4f\t%s\t\n", s.Name, s.AvgItemBytes,
+			formatCount(s.Bill.RRU), formatCount(s.Bill.WRU), s.Bill.ReadUSD, s.Bill.WriteUSD, s.Bill.USD(), vs)
+	}
+	return tw.Flush()
+}
+
 // writeSweep prints the capacity sweep.
 func (r *Report) writeSweep(b *strings.Builder) error {
 	if len(r.Sweep) == 0 {
@@ -181,7 +220,13 @@ func (r *Report) writeSweep(b *strings.Builder) error {
 // writeNotes explains the columns that need it.
 func (r *Report) writeNotes(b *strings.Builder) {
 	var notes []string
-	if len(r.Systems) > 0 {
+	if len(r.Systems) > 0 && r.Config.Seal != "" {
+		notes = append(notes, fmt.Sprintf("sealing: every request is billed by the size of its own item as stored (key, payload "+
+			"as sealed, and about %d bytes of attributes), measured between the seal and the remote: RRU per started 4 KB "+
+			"read (half for an eventually consistent read), WRU per started 1 KB written, a write by the larger of the item "+
+			"before and after, a refused one by the item stored. avg item is the mean size of the items read and written. "+
+			"Compression pays where it takes an item under a 1 KB (write) or 4 KB (read) step.", ItemSize(0, 0)))
+	} else if len(r.Systems) > 0 {
 		cm := r.Cost
 		notes = append(notes,
 			fmt.Sprintf("bill: writes/1k counts every conditional write sent, including those refused by their version check: DynamoDB bills "+

@@ -20,11 +20,14 @@ type dynamoFlags struct {
 	table          string
 	createTable    bool
 	consistentRead bool
+	// local starts a DynamoDB Local for the run (-dynamodb-local); run
+	// then sets endpoint and createTable.
+	local bool
 }
 
 // enabled reports whether the run targets DynamoDB rather than the
 // in-memory remote.
-func (f dynamoFlags) enabled() bool { return f.endpoint != "" || f.table != "" }
+func (f dynamoFlags) enabled() bool { return f.endpoint != "" || f.table != "" || f.local }
 
 // open builds the DynamoDB client by hand (no shared-config loader, so the
 // command pulls in no credential-chain modules) and returns the remote on

@@ -5,8 +5,12 @@
 // adds Redis as a session store (and as the invalidation bus of the
 // multi-node tiered system) by starting a throwaway redis-server when one
 // is on PATH. With -dynamodb-endpoint (or -dynamodb-table) it measures a
-// real DynamoDB, dynalite or DynamoDB Local; -redis host:port uses a Redis
-// of yours, -redis none leaves Redis out.
+// real DynamoDB, dynalite or DynamoDB Local; -dynamodb-local starts the
+// pinned DynamoDB Local (tools/dynamodb-local) for the run and stops it at
+// the end; -redis host:port uses a Redis of yours, -redis none leaves
+// Redis out. -seal runs the sealing comparison instead: the remote-only
+// system on ~3 KB JSON sessions, stored uncompressed and sealed with zstd
+// (and with -seal-encrypt, both encrypted), billed by the sealed size.
 //
 // An interrupt (Ctrl-C) stops the run, writes what the finished phases
 // measured, marked incomplete, and exits with status 130.
@@ -14,6 +18,8 @@
 //	go run ./cmd/tierbench
 //	go run ./cmd/tierbench -dynamodb-endpoint http://127.0.0.1:8000 -create-table -workload b
 //	go run ./cmd/tierbench -redis 127.0.0.1:6379 -workload web
+//	go run ./cmd/tierbench -dynamodb-local -workload a
+//	go run ./cmd/tierbench -seal -workload web
 package main
 
 import (
@@ -32,6 +38,7 @@ import (
 	"time"
 
 	"github.com/tiersession/tiersession/bench"
+	"github.com/tiersession/tiersession/remote/dynamotest"
 )
 
 func main() {
@@ -60,6 +67,11 @@ const (
 	redisAuto = "auto"
 	redisNone = "none"
 )
+
+// sealSessions is the default -sessions of -seal: the comparison measures
+// the remote only, whose cost per request does not depend on how many
+// sessions there are, and each session is stored twice.
+const sealSessions = 10_000
 
 // options are the parsed command line.
 type options struct {
@@ -114,6 +126,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.dynamo.createTable, "create-table", false, "create the DynamoDB table if missing")
 	fs.BoolVar(&o.dynamo.consistentRead, "consistent-read", false, "strongly consistent DynamoDB reads (twice the read units)")
 	fs.IntVar(&c.PreloadConcurrency, "preload-concurrency", d.PreloadConcurrency, "concurrent Creates while filling the remote")
+	fs.BoolVar(&o.dynamo.local, "dynamodb-local", false, "start AWS's DynamoDB Local (tools/dynamodb-local, installed by make deps; needs Java 17; run from the module) on a free loopback port for this run, create the table in it, and stop it at exit; implies the DynamoDB remote")
+	fs.BoolVar(&c.Seal, "seal", false, fmt.Sprintf("sealing comparison instead of the usual systems: remote-only on JSON sessions (default -payload %d, -sessions %d) stored uncompressed vs sealed with zstd (remote/seal), each request billed by the size of the item as stored; no tiered systems, Redis or sweep", bench.SealPayload, sealSessions))
+	fs.BoolVar(&c.SealEncrypt, "seal-encrypt", false, "with -seal: encrypt both systems' items with AES-256-GCM (a key made for the run), so that only compression differs")
 	fs.StringVar(&o.redis, "redis", redisAuto, "Redis as a session store and as the multi-node invalidation bus: \"auto\" starts a throwaway redis-server on a free loopback port if one is on PATH, host:port uses yours, \"none\" leaves Redis out")
 
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +136,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := sealFlags(c, o, set); err != nil {
+		return nil, err
 	}
 	// In bench.Config a zero means "default"; on the command line it is
 	// a mistake, so these are checked here.
@@ -174,7 +194,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	c.SweepFractions, c.SkipSweep = fr, skip
 	c.ConsistentRead = o.dynamo.consistentRead
-	if o.dynamo.endpoint != "" && o.dynamo.table == "" {
+	if o.dynamo.local && o.dynamo.endpoint != "" {
+		return nil, errors.New("-dynamodb-local starts a DynamoDB Local of its own: drop -dynamodb-endpoint (or drop -dynamodb-local to use the server at that endpoint)")
+	}
+	if (o.dynamo.endpoint != "" || o.dynamo.local) && o.dynamo.table == "" {
 		o.dynamo.table = "tierbench"
 	}
 	if !o.dynamo.enabled() && (o.dynamo.createTable || o.dynamo.consistentRead) {
@@ -184,6 +207,33 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New(strings.TrimPrefix(err.Error(), "bench: "))
 	}
 	return o, nil
+}
+
+// sealFlags checks the flags of -seal, which measures remote-only systems
+// only, and gives it its own defaults for the flags not set.
+func sealFlags(c *bench.Config, o *options, set map[string]bool) error {
+	if !c.Seal {
+		if c.SealEncrypt {
+			return errors.New("-seal-encrypt needs -seal")
+		}
+		return nil
+	}
+	for _, name := range []string{"sweep", "sweep-duration", "nodes", "local-fraction", "local-ttl", "redis"} {
+		if set[name] {
+			return fmt.Errorf("-seal measures the remote-only system only: -%s does not apply", name)
+		}
+	}
+	if !set["payload"] {
+		c.Payload = bench.SealPayload
+	}
+	if !set["sessions"] {
+		c.Sessions = sealSessions
+	}
+	if c.Payload < bench.MinJSONPayload {
+		return fmt.Errorf("-payload %d: -seal's JSON sessions need at least %d bytes", c.Payload, bench.MinJSONPayload)
+	}
+	o.sweep, o.redis = "none", redisNone
+	return nil
 }
 
 // parseSweep parses the -sweep list of percentages.
@@ -212,17 +262,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tierbench: %v\n", err)
 		return exitUsage
 	}
+	if o.dynamo.local {
+		fmt.Fprintf(stderr, "dynamodb-local: starting DynamoDB Local (tools/dynamodb-local)...\n")
+		ep, stopLocal, err := dynamotest.StartLocal(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintf(stderr, "tierbench: interrupted\n")
+				return exitInterrupted
+			}
+			fmt.Fprintf(stderr, "tierbench: -dynamodb-local: %v\n", err)
+			return exitFailed
+		}
+		// Deferred, so it runs on every return, an interrupt's too; on
+		// Linux the kernel kills the server should tierbench die first.
+		defer stopLocal()
+		o.dynamo.endpoint, o.dynamo.createTable = ep, true
+		fmt.Fprintf(stderr, "dynamodb-local: DynamoDB Local started for this run on %s; stopped at exit\n", ep)
+	}
 	if o.dynamo.enabled() {
 		d, name, err := o.dynamo.open(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "tierbench: %v\n", err)
 			return exitFailed
 		}
+		if o.dynamo.local {
+			name = "DynamoDB Local (started for this run) at " + o.dynamo.endpoint + " table " + o.dynamo.table
+		}
 		o.cfg.Remote, o.cfg.RemoteName = d, name
 	}
 	switch o.redis {
 	case redisNone:
 		o.cfg.RedisNote = "left out (-redis none)"
+		if o.cfg.Seal {
+			o.cfg.RedisNote = ""
+		}
 	case redisAuto:
 		srv, note := startRedis(ctx)
 		if srv != nil {

@@ -44,6 +44,13 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"negative latency", []string{"-latency-write-p50", "-5ms"}, "-latency-write-p50 -5ms: must not be negative"},
 		{"too much concurrency", []string{"-concurrency", "20000"}, "-concurrency 20000: at most 1024"},
 		{"redis address", []string{"-redis", "localhost"}, "want auto, none or host:port"},
+		{"DynamoDB Local and an endpoint", []string{"-dynamodb-local", "-dynamodb-endpoint", "http://127.0.0.1:8000"}, "-dynamodb-local starts a DynamoDB Local of its own"},
+		{"seal with a sweep", []string{"-seal", "-sweep", "10"}, "-seal measures the remote-only system only: -sweep"},
+		{"seal with nodes", []string{"-seal", "-nodes", "3"}, "-nodes does not apply"},
+		{"seal with redis", []string{"-seal", "-redis", "none"}, "-redis does not apply"},
+		{"seal with a local tier", []string{"-seal", "-local-fraction", "0.5"}, "-local-fraction does not apply"},
+		{"seal payload too small", []string{"-seal", "-payload", "20"}, "-payload 20: -seal's JSON sessions need at least"},
+		{"seal-encrypt without seal", []string{"-seal-encrypt"}, "-seal-encrypt needs -seal"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

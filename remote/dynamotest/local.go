@@ -1,11 +1,13 @@
 package dynamotest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -86,4 +88,45 @@ func localFiles() (java, dir string, err error) {
 		return "", "", fmt.Errorf("%w: %s not found; %s", errMissing, filepath.Join(dir, "DynamoDBLocal.jar"), localInstallHint)
 	}
 	return java, dir, nil
+}
+
+// ErrMissing is what StartLocal's error matches (errors.Is) when java or
+// the pinned DynamoDB Local is not installed; its message says how to
+// install them. Tests skip on it, except under CI where they fail.
+var ErrMissing = errMissing
+
+// StartLocal starts a DynamoDB Local of its own, for a program rather than
+// a test (the tierbench command): the same pinned jar, settings and free
+// loopback port as LocalEndpoint's, found from the module root above the
+// working directory. It returns the endpoint URL and a stop function that
+// kills the process and waits for it (safe to call more than once). On
+// Linux the kernel also kills it if the calling program dies first. It
+// ignores DYNAMODB_LOCAL_ENDPOINT. When ctx ends before the server
+// answers, StartLocal returns ctx's error and stops the server once it is
+// up.
+func StartLocal(ctx context.Context) (endpoint string, stop func(), err error) {
+	type started struct {
+		s   *server
+		err error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		s, err := startLocal()
+		ch <- started{s, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return "", nil, r.err
+		}
+		var once sync.Once
+		return r.s.endpoint, func() { once.Do(r.s.stop) }, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.s != nil {
+				r.s.stop()
+			}
+		}()
+		return "", nil, ctx.Err()
+	}
 }

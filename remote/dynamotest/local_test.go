@@ -1,12 +1,16 @@
 package dynamotest
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 func TestMissingLocal(t *testing.T) {
@@ -124,4 +128,32 @@ func TestSharedServer(t *testing.T) {
 			t.Fatalf("endpointOrErr after stop: err = %v; want an error saying it stopped", err)
 		}
 	})
+}
+
+// TestStartLocal starts a DynamoDB Local of its own, as the tierbench
+// command does, checks that it answers, and that stop ends it.
+func TestStartLocal(t *testing.T) {
+	ep, stop, err := StartLocal(context.Background())
+	if err != nil {
+		unavailable(t, err)
+	}
+	defer stop()
+	client := NewClient(t, ep)
+	if _, err := client.ListTables(context.Background(), &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("ListTables on %s: %v", ep, err)
+	}
+	stop()
+	stop() // a second stop is harmless
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := NewClient(t, ep, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }).ListTables(ctx, &dynamodb.ListTablesInput{}); err == nil {
+		t.Fatalf("DynamoDB Local on %s still answers after stop", ep)
+	}
+}
+
+func TestStartLocalMissing(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	if _, _, err := StartLocal(context.Background()); !errors.Is(err, ErrMissing) {
+		t.Fatalf("StartLocal without java: err = %v; want ErrMissing", err)
+	}
 }
