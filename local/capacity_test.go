@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestCapacityAcrossShards(t *testing.T) {
 				if n > s.capacity {
 					t.Errorf("shard %d holds %d, above its share %d", i, n, s.capacity)
 				}
-				if m := s.markers.Len(); m > s.maxMarkers {
+				if m := s.markers.len; m > s.maxMarkers {
 					t.Errorf("shard %d holds %d markers, above its %d", i, m, s.maxMarkers)
 				}
 				total += s.capacity
@@ -62,36 +63,65 @@ func TestCapacityAcrossShards(t *testing.T) {
 	}
 }
 
+// TestLRUOrder checks recency without a clock: a hit marks its entry, and
+// the install that would evict a marked entry moves it to the front
+// instead (a second chance), whatever the time. The hit itself moves
+// nothing and takes no lock.
 func TestLRUOrder(t *testing.T) {
-	tests := []struct {
-		name    string
-		wait    time.Duration // between the installs and the Get of "a"
-		evicted string        // which key the fourth install pushes out
-	}{
-		{"get promotes", time.Second, "b"},
-		{"get within the promotion interval does not promote", 0, "a"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, clk := newTestCache(t, Options{Capacity: 3, Shards: 1, TTL: ttl})
-			for _, k := range []string{"a", "b", "c"} {
-				mustInstall(t, c, k, rec(1))
-			}
-			clk.Advance(tt.wait)
-			wantGet(t, c, "a", Hit, 1)
-			mustInstall(t, c, "d", rec(1))
-			for _, k := range []string{"a", "b", "c", "d"} {
-				want := Hit
-				if k == tt.evicted {
-					want = Miss
-				}
-				wantGet(t, c, k, want, 1)
-			}
-			if st := c.Stats(); st.Evictions != 1 {
-				t.Errorf("Evictions = %d, want 1", st.Evictions)
-			}
-		})
-	}
+	t.Run("a hit saves the tail", func(t *testing.T) {
+		c, _ := newTestCache(t, Options{Capacity: 3, Shards: 1, TTL: ttl})
+		for _, k := range []string{"a", "b", "c"} {
+			mustInstall(t, c, k, rec(1))
+		}
+		wantGet(t, c, "a", Hit, 1) // no time passes: recency is not timed
+		mustInstall(t, c, "d", rec(1))
+		for k, want := range map[string]Result{"a": Hit, "b": Miss, "c": Hit, "d": Hit} {
+			wantGet(t, c, k, want, 1)
+		}
+		if st := c.Stats(); st.Evictions != 1 {
+			t.Errorf("Evictions = %d, want 1", st.Evictions)
+		}
+	})
+	t.Run("hits do not move entries", func(t *testing.T) {
+		const capacity = 16
+		c, _ := newTestCache(t, Options{Capacity: capacity, Shards: 1, TTL: ttl})
+		s := &c.shards[0]
+		for i := range capacity {
+			mustInstall(t, c, key(i), rec(1))
+		}
+		moves := s.seq
+		for i := range capacity {
+			wantGet(t, c, key(i), Hit, 1)
+		}
+		if s.seq != moves || !slices.Equal(listKeys(&s.records), []string{
+			key(15), key(14), key(13), key(12), key(11), key(10), key(9), key(8),
+			key(7), key(6), key(5), key(4), key(3), key(2), key(1), key(0),
+		}) {
+			t.Fatalf("hits reordered the list: seq %d -> %d, order %q", moves, s.seq, listKeys(&s.records))
+		}
+		// Every entry is referenced: the next install moves them all once,
+		// clearing their marks, and evicts the oldest.
+		mustInstall(t, c, key(capacity), rec(1))
+		wantGet(t, c, key(0), Miss, 0)
+		for i := 1; i <= capacity; i++ {
+			wantGet(t, c, key(i), Hit, 1)
+		}
+	})
+	t.Run("unreferenced goes first", func(t *testing.T) {
+		const capacity = 16
+		c, _ := newTestCache(t, Options{Capacity: capacity, Shards: 1, TTL: ttl})
+		for i := range capacity {
+			mustInstall(t, c, key(i), rec(1))
+		}
+		for _, i := range []int{0, 1, 2, 5} {
+			wantGet(t, c, key(i), Hit, 1)
+		}
+		mustInstall(t, c, key(capacity), rec(1))
+		mustInstall(t, c, key(capacity+1), rec(1))
+		for i, want := range map[int]Result{0: Hit, 1: Hit, 2: Hit, 3: Miss, 4: Miss, 5: Hit, 6: Hit} {
+			wantGet(t, c, key(i), want, 1)
+		}
+	})
 }
 
 func TestVictim(t *testing.T) {
@@ -199,7 +229,7 @@ func TestMarkersCannotFlushRecords(t *testing.T) {
 	}
 	markers := 0
 	for i := range c.shards {
-		markers += c.shards[i].markers.Len()
+		markers += c.shards[i].markers.len
 	}
 	if markers > capacity/markerShare {
 		t.Fatalf("%d markers held, want at most a quarter of %d", markers, capacity)
@@ -213,8 +243,9 @@ func TestMaxBytes(t *testing.T) {
 		e.Data = bytes.Repeat([]byte{'x'}, n)
 		return e
 	}
-	c, _ := newTestCache(t, Options{Shards: 1, MaxBytes: 100})
-	// Each record costs len("kN") + 30 = 32 bytes: three fit in 100.
+	const each = EntryOverhead + 30 // a record "kN" with 30 bytes of data
+	const capBytes = 3*each + 4
+	c, _ := newTestCache(t, Options{Shards: 1, MaxBytes: capBytes})
 	for i := range 3 {
 		mustInstall(t, c, fmt.Sprintf("k%d", i), data(30))
 	}
@@ -227,29 +258,29 @@ func TestMaxBytes(t *testing.T) {
 	if st := c.Stats(); st.Evictions != 1 || st.Entries != 3 {
 		t.Fatalf("Stats = %+v, want 1 eviction and 3 entries", st)
 	}
-	if got := c.shards[0].bytes; got != 96 {
-		t.Fatalf("bytes = %d, want 96", got)
+	if got := c.shards[0].bytes; got != 3*each {
+		t.Fatalf("bytes = %d, want %d", got, 3*each)
 	}
 
 	// A record larger than the cap is refused, and the stale version it
 	// would have replaced goes too.
-	big := data(99)
+	big := data(capBytes - EntryOverhead + 1)
 	big.Version = 2
 	if c.Install("k3", big) {
 		t.Fatal("Install of a record over MaxBytes = true, want false")
 	}
 	wantGet(t, c, "k3", Miss, 0)
-	if c.InstallNotFound(strings.Repeat("k", 101), 0) {
+	if c.InstallNotFound(strings.Repeat("k", capBytes-EntryOverhead+1), 0) {
 		t.Fatal("InstallNotFound with a key over MaxBytes = true, want false")
 	}
-	if got := c.shards[0].bytes; got != 64 {
-		t.Fatalf("bytes = %d, want 64 after the refused install removed k3", got)
+	if got := c.shards[0].bytes; got != 2*each {
+		t.Fatalf("bytes = %d, want %d after the refused install removed k3", got, 2*each)
 	}
 
 	// One large record pushes out as many as it needs.
-	mustInstall(t, c, "k4", data(98))
+	mustInstall(t, c, "k4", data(capBytes-EntryOverhead))
 	if n := c.Len(); n != 1 {
-		t.Fatalf("Len = %d, want 1 after a 100-byte install", n)
+		t.Fatalf("Len = %d, want 1 after a full-cap install", n)
 	}
 }
 
@@ -293,9 +324,6 @@ func TestOptions(t *testing.T) {
 		if c.slack != 0 {
 			t.Errorf("slack = %d with an injected clock, want 0", c.slack)
 		}
-		if c.promoteEvery != int64(100*time.Millisecond) {
-			t.Errorf("promoteEvery = %v, want 100ms for the default TTL", time.Duration(c.promoteEvery))
-		}
 	})
 }
 
@@ -320,23 +348,6 @@ func TestShardCount(t *testing.T) {
 			if got := shardCount(tt.requested, tt.capacity, tt.proc); got != tt.want {
 				t.Fatalf("shardCount(%d, %d, %d) = %d, want %d",
 					tt.requested, tt.capacity, tt.proc, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestPromoteInterval(t *testing.T) {
-	tests := []struct {
-		ttl, want time.Duration
-	}{
-		{5 * time.Second, 100 * time.Millisecond},
-		{time.Millisecond, ClockResolution},
-		{time.Hour, time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.ttl.String(), func(t *testing.T) {
-			if got := promoteInterval(tt.ttl); got != tt.want {
-				t.Fatalf("promoteInterval(%v) = %v, want %v", tt.ttl, got, tt.want)
 			}
 		})
 	}

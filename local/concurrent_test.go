@@ -141,7 +141,7 @@ func TestConcurrentMonotonicReads(t *testing.T) {
 // race with reads. Entries must stay consistent and within capacity.
 func TestConcurrentEverything(t *testing.T) {
 	const capacity, workers, ops = 64, 6, 3000
-	c, err := New(Options{Capacity: capacity, Shards: 4, TTL: 20 * time.Millisecond, NegativeTTL: 5 * time.Millisecond})
+	c, err := New(Options{Capacity: capacity, Shards: 4, TTL: 20 * time.Millisecond, NegativeTTL: 5 * time.Millisecond, Admission: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,10 +161,14 @@ func TestConcurrentEverything(t *testing.T) {
 							return
 						}
 					}
-				case op < 80:
+				case op < 75:
 					e := versioned(k, uint64(n+1))
 					e.ExpiresAt = time.Now().Add(time.Hour)
 					c.Install(k, e)
+				case op < 80:
+					e := versioned(k, uint64(n+1))
+					e.ExpiresAt = time.Now().Add(time.Hour)
+					c.InstallLoaded(k, e)
 				case op < 88:
 					c.InstallNotFound(k, uint64(r.IntN(n+1)))
 				case op < 94:
@@ -191,4 +195,46 @@ func TestConcurrentEverything(t *testing.T) {
 	if st.Hits+st.Misses+st.NegativeHits == 0 || st.Entries > capacity {
 		t.Fatalf("Stats = %+v: no reads counted or entries above capacity", st)
 	}
+	for i := range c.shards {
+		if err := c.shards[i].check(); err != nil {
+			t.Errorf("shard %d: %v", i, err)
+		}
+	}
+}
+
+// check verifies a shard's invariants: the lists are well linked and their
+// lengths right, the table holds exactly the listed items, and bytes is
+// the sum of their sizes.
+func (s *shard) check() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var bytes int64
+	listed := 0
+	for _, l := range []*list{&s.records, &s.markers} {
+		n := 0
+		for it := l.root.next; it != &l.root; it = it.next {
+			if it.next.prev != it {
+				return fmt.Errorf("broken link after %q", it.key())
+			}
+			if got := s.tab.Load().find(uint64(it.hash), it.key()); got != it {
+				return fmt.Errorf("listed item %q not in the table", it.key())
+			}
+			if it.negative != (l == &s.markers) {
+				return fmt.Errorf("item %q in the wrong list", it.key())
+			}
+			bytes += it.size()
+			n++
+		}
+		if n != l.len {
+			return fmt.Errorf("list holds %d items, its len says %d", n, l.len)
+		}
+		listed += n
+	}
+	if t := s.tab.Load(); t.live != listed {
+		return fmt.Errorf("table holds %d items, lists %d", t.live, listed)
+	}
+	if bytes != s.bytes {
+		return fmt.Errorf("bytes = %d, items add up to %d", s.bytes, bytes)
+	}
+	return nil
 }

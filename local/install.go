@@ -15,13 +15,29 @@ package local
 //   - a fresh not-found marker whose floor is below e.Version is cached.
 //
 // It never installs an entry that is already expired (ExpiresAt at or
-// before now, the zero time included), and never one larger than its
-// shard's share of MaxBytes; in that last case an older record cached under
-// key is removed, since it is known to be stale. A slow load can therefore
-// call Install with what it read without overwriting a newer write.
+// before now, the zero time included), one whose key is longer than 65,535
+// bytes or whose Data is 4 GiB or more, or one larger than its shard's
+// share of MaxBytes; in that last case an older record cached under key is
+// removed, since it is known to be stale. A slow load can therefore call
+// Install with what it read without overwriting a newer write.
 // The cache keeps e.Data without copying it: the caller must not modify it
-// afterwards.
+// afterwards. Get returns e.ExpiresAt in UTC, to the nanosecond.
 func (c *Cache) Install(key string, e Entry) bool {
+	return c.install(key, e, false)
+}
+
+// InstallLoaded is Install for a record the caller read from the source
+// of truth after a miss. With Options.Admission, it also refuses to cache
+// a record under a key that is not cached yet when that would evict a
+// fresh record whose key has been requested at least as often (the
+// TinyLFU rule), and counts the refusal in Stats.Rejections. Without
+// Admission it is Install.
+func (c *Cache) InstallLoaded(key string, e Entry) bool {
+	return c.install(key, e, c.admit != nil)
+}
+
+// install is Install, with the admission check when admit is set.
+func (c *Cache) install(key string, e Entry, admit bool) bool {
 	now := c.clock.read()
 	fresh := freshUntil(now, c.ttl, unixNanos(e.ExpiresAt), c.slack)
 	if fresh <= now {
@@ -30,19 +46,25 @@ func (c *Cache) Install(key string, e Entry) bool {
 	s, h := c.locate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.peek(key)
+	old := s.peek(h, key)
 	if old != nil && now < old.fresh && !supersedes(e, old) {
 		return false
 	}
-	size := int64(len(key)) + int64(len(e.Data))
-	if !s.fits(size) {
+	size := entrySize(len(key), len(e.Data))
+	if len(key) > maxKey || len(e.Data) > maxData || !s.fits(size) {
 		if old != nil {
 			s.drop(old, now)
 		}
 		return false
 	}
 	it := newItem(key, h, fresh)
-	it.entry = e
+	it.setEntry(e)
+	if admit && old == nil {
+		if v := s.displaced(now, it); v != nil && c.admit.estimate(it.hash) <= c.admit.estimate(v.hash) {
+			s.rejections.Add(1)
+			return false
+		}
+	}
 	s.put(old, it, now)
 	return true
 }
@@ -51,11 +73,11 @@ func (c *Cache) Install(key string, e Entry) bool {
 func supersedes(e Entry, old *item) bool {
 	switch {
 	case old.negative:
-		return e.Version > old.floor
-	case e.Version != old.entry.Version:
-		return e.Version > old.entry.Version
+		return e.Version > old.version
+	case e.Version != old.version:
+		return e.Version > old.version
 	default:
-		return e.ExpiresAt.After(old.entry.ExpiresAt)
+		return unixNanos(e.ExpiresAt) > old.expiresNanos()
 	}
 }
 
@@ -76,24 +98,24 @@ func (c *Cache) InstallNotFound(key string, floor uint64) bool {
 	s, h := c.locate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.peek(key)
+	old := s.peek(h, key)
 	if old != nil && now < old.fresh {
-		if !old.negative && old.entry.Version > floor {
+		if !old.negative && old.version > floor {
 			return false
 		}
 		if old.negative {
-			floor = max(floor, old.floor)
+			floor = max(floor, old.version)
 		}
 	}
-	size := int64(len(key))
-	if !s.fits(size) {
+	size := entrySize(len(key), 0)
+	if len(key) > maxKey || !s.fits(size) {
 		if old != nil {
 			s.drop(old, now)
 		}
 		return false
 	}
 	it := newItem(key, h, addNanos(now, c.negativeTTL))
-	it.floor = floor
+	it.version = floor
 	it.negative = true
 	s.put(old, it, now)
 	return true
@@ -112,10 +134,7 @@ func (c *Cache) Remove(key string) bool {
 // An expired entry under key is removed too, but reported as false.
 func (c *Cache) RemoveIfOlder(key string, version uint64) bool {
 	return c.removeIf(key, func(it *item) bool {
-		if it.negative {
-			return it.floor < version
-		}
-		return it.entry.Version < version
+		return it.version < version // a record's Version or a marker's floor
 	})
 }
 
@@ -124,10 +143,10 @@ func (c *Cache) RemoveIfOlder(key string, version uint64) bool {
 // fresh one.
 func (c *Cache) removeIf(key string, stale func(*item) bool) bool {
 	now := c.clock.read()
-	s, _ := c.locate(key)
+	s, h := c.locate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := s.peek(key)
+	old := s.peek(h, key)
 	switch {
 	case old == nil:
 		return false

@@ -42,9 +42,13 @@ type Options struct {
 	// sessions out. Default DefaultCapacity (10000).
 	Capacity int
 
-	// MaxBytes caps the sum of len(key)+len(Data) over the cached
-	// records, split evenly between the shards like Capacity. A record
-	// larger than its shard's share is not cached. Default 0: no byte cap.
+	// MaxBytes caps the heap the cached entries take, split evenly
+	// between the shards like Capacity. An entry counts its Data, its key
+	// when the key is longer than 48 bytes (shorter keys are stored inside
+	// the entry), and EntryOverhead (144) bytes for the cache's own
+	// structure: a 1 KB session with a 43-byte key counts 1,168 bytes, and
+	// a not-found marker 144. A record larger than its shard's share is
+	// not cached. Default 0: no byte cap.
 	MaxBytes int64
 
 	// TTL is how long an installed record may be served from the cache.
@@ -70,6 +74,17 @@ type Options struct {
 	// shard would hold fewer than 64 entries.
 	Shards int
 
+	// Admission makes InstallLoaded refuse a loaded record when caching
+	// it would evict a record that is requested more often: a TinyLFU
+	// filter (a count-min sketch of 4-bit counters with a doorkeeper
+	// Bloom filter, halved every forty capacities' worth of accesses) in
+	// front of the LRU order. On skewed traffic it keeps the frequently
+	// used sessions that one-off requests would otherwise push out. Get
+	// then also counts every access, two atomic updates of shared memory
+	// per call. Install, for writes, always admits, so a node still reads
+	// its own writes. Default false: every install is admitted.
+	Admission bool
+
 	// Now is the clock. Default: a coarse clock that a goroutine owned by
 	// the cache refreshes every ClockResolution (1ms) and that Close
 	// stops; reads then never call time.Now. A record is treated as
@@ -88,6 +103,7 @@ type config struct {
 	ttl         time.Duration
 	negativeTTL time.Duration
 	staleGrace  time.Duration
+	admission   bool
 	now         func() time.Time
 }
 
@@ -116,6 +132,7 @@ func (o Options) resolve() (config, error) {
 		ttl:         o.TTL,
 		negativeTTL: o.NegativeTTL,
 		staleGrace:  o.StaleGrace,
+		admission:   o.Admission,
 		now:         o.Now,
 	}
 	if cfg.capacity == 0 {

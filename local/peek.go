@@ -13,5 +13,5 @@ func (c *Cache) Peek(key string) (Entry, Result) {
 	if it.negative {
 		return Entry{}, NegativeHit
 	}
-	return it.entry, Hit
+	return it.entry(), Hit
 }

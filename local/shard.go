@@ -5,15 +5,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
-// shard is one independently locked part of the cache: two
-// simplelru.LRUs that own recency order and capacity, one for records and
-// one for not-found markers, and a lock-free table that readers use
-// instead of the LRUs' maps. The table always holds exactly the items of
-// the two lists; every change to any of them happens under mu.
+// shard is one independently locked part of the cache: two intrusive LRU
+// lists under mu, one for records and one for not-found markers, that own
+// recency order and capacity, and a lock-free table that readers probe.
+// The table always holds exactly the items of the two lists; every change
+// to any of them happens under mu.
 //
 // Markers have their own list so that they can be held to a share of the
 // capacity (maxMarkers): a flood of requests with random or forged tokens
@@ -27,14 +25,16 @@ type shard struct {
 	_   [cacheLine - 8]byte
 
 	mu          sync.Mutex
-	records     *simplelru.LRU[string, *item] // key → record, in recency order
-	markers     *simplelru.LRU[string, *item] // key → marker, in recency order
-	bytes       int64                         // sum of item sizes
-	capacity    int                           // most items, records and markers
-	maxMarkers  int                           // most markers
-	maxBytes    int64                         // most bytes; 0 means no cap
-	evictions   atomic.Uint64                 // fresh items pushed out by a limit
-	expirations atomic.Uint64                 // expired items removed or replaced
+	records     list   // the records, in recency order
+	markers     list   // the not-found markers, in recency order
+	seq         uint32 // moves to the front of either list, mod 2³²
+	bytes       int64  // sum of item sizes
+	capacity    int    // most items, records and markers
+	maxMarkers  int    // most markers
+	maxBytes    int64  // most bytes; 0 means no cap
+	evictions   atomic.Uint64
+	expirations atomic.Uint64
+	rejections  atomic.Uint64 // loads refused by admission
 	_           [cacheLine]byte
 }
 
@@ -44,47 +44,31 @@ const markerShare = 4
 
 // init prepares s for capacity items and maxBytes bytes (0: no cap).
 func (s *shard) init(capacity int, maxBytes int64) {
-	s.records = newList(capacity)
-	s.markers = newList(capacity)
+	s.records.init()
+	s.markers.init()
 	s.capacity = capacity
 	s.maxMarkers = max(capacity/markerShare, 1)
 	s.maxBytes = maxBytes
 	s.tab.Store(newTable(0))
 }
 
-// newList returns an LRU list that never evicts by itself: trim does, so
-// that the table and the counters follow. One spare slot holds an insert
-// until trim runs.
-func newList(capacity int) *simplelru.LRU[string, *item] {
-	l, err := simplelru.NewLRU[string, *item](capacity+1, nil)
-	if err != nil {
-		panic(err) // capacity >= 1 by construction
-	}
-	return l
-}
-
 // list returns the LRU list that holds it.
-func (s *shard) list(it *item) *simplelru.LRU[string, *item] {
+func (s *shard) list(it *item) *list {
 	if it.negative {
-		return s.markers
+		return &s.markers
 	}
-	return s.records
+	return &s.records
 }
 
-// peek returns the item under key, fresh or not, without promoting it.
-// The caller holds mu. (The table could answer too, but asking the list
-// warms the map lookup that the Add after it repeats: measured no faster.)
-func (s *shard) peek(key string) *item {
-	if it, ok := s.records.Peek(key); ok {
-		return it
-	}
-	it, _ := s.markers.Peek(key)
-	return it
+// peek returns the item under key, whose hash is h, fresh or not. The
+// caller holds mu.
+func (s *shard) peek(h uint64, key string) *item {
+	return s.tab.Load().find(h, key)
 }
 
 // count returns the number of items in s. The caller holds mu.
 func (s *shard) count() int {
-	return s.records.Len() + s.markers.Len()
+	return s.records.len + s.markers.len
 }
 
 // fits reports whether an item of size bytes can be held by s at all.
@@ -92,17 +76,14 @@ func (s *shard) fits(size int64) bool {
 	return s.maxBytes == 0 || size <= s.maxBytes
 }
 
-// put stores it in place of old (nil when the key is absent), at the front
-// of its LRU list, then trims s back within its limits. The caller holds
+// put stores it in place of old (nil when the key is absent) at the front
+// of its LRU list, after trimming s to make room for it. The caller holds
 // mu and has checked fits.
 func (s *shard) put(old, it *item, now int64) {
-	it.promoted.Store(now)
 	t := s.tab.Load()
 	if old != nil {
 		t.replace(old, it)
-		if old.negative != it.negative {
-			s.list(old).Remove(old.key)
-		} // else the Add below replaces it in place, without allocating
+		s.list(old).remove(old)
 		s.bytes -= old.size()
 		if now >= old.fresh {
 			s.expirations.Add(1)
@@ -114,18 +95,20 @@ func (s *shard) put(old, it *item, now int64) {
 		}
 		t.insert(it)
 	}
-	s.list(it).Add(it.key, it)
+	s.trim(now, it)
+	s.list(it).pushFront(it)
+	s.seq++
+	it.seen = s.seq
 	s.bytes += it.size()
-	s.trim(now)
 }
 
-// trim removes items while s is over a limit, and up to two expired items
-// from the tails of its lists even when it is not, so that expired records
-// do not wait for capacity pressure to give their memory back. The caller
-// holds mu.
-func (s *shard) trim(now int64) {
+// trim removes items while s, with room for in (an item about to be
+// linked), is over a limit, and up to two expired items from the tails of
+// its lists even when it is not, so that expired records do not wait for
+// capacity pressure to give their memory back. The caller holds mu.
+func (s *shard) trim(now int64, in *item) {
 	for reclaimed := 0; ; {
-		v := s.victim(now, reclaimed < 2)
+		v := s.pick(now, in, reclaimed < 2)
 		if v == nil {
 			return
 		}
@@ -135,47 +118,89 @@ func (s *shard) trim(now int64) {
 		} else {
 			s.evictions.Add(1)
 		}
-		s.list(v).Remove(v.key)
-		s.unlink(v)
+		s.remove(v)
 	}
 }
 
-// victim returns the item trim removes next, or nil. Over the marker
-// share it is the oldest marker. Over the capacity or the byte cap it is
-// an expired tail if there is one, else the less recently used of the two
-// tails (a marker on a tie). Within the limits it is an expired tail, if
-// reclaim is set.
-func (s *shard) victim(now int64, reclaim bool) *item {
-	_, rec, hasRec := s.records.GetOldest()
-	_, mark, hasMark := s.markers.GetOldest()
-	expired := func(it *item, ok bool) bool { return ok && now >= it.fresh }
-	over := s.count() > s.capacity || (s.maxBytes > 0 && s.bytes > s.maxBytes)
+// pick returns the item to remove next to make room for in, or nil. Over
+// the marker share it is the oldest marker. Over the capacity or the byte
+// cap it is an expired tail if there is one, else the less recently used
+// of the two tails (a marker on a tie), after the referenced items at the
+// tails got their second chance (settle). Within the limits it is an
+// expired tail, if reclaim is set. The caller holds mu.
+func (s *shard) pick(now int64, in *item, reclaim bool) *item {
+	count, bytes, markers := s.count()+1, s.bytes+in.size(), s.markers.len
+	if in.negative {
+		markers++
+	}
+	if markers > s.maxMarkers {
+		s.settle(&s.markers)
+		return s.markers.back()
+	}
+	over := count > s.capacity || (s.maxBytes > 0 && bytes > s.maxBytes)
+	expired := func(it *item) bool { return it != nil && now >= it.fresh }
+	rec, mark := s.records.back(), s.markers.back()
 	switch {
-	case s.markers.Len() > s.maxMarkers:
-		return mark
-	case (over || reclaim) && expired(rec, hasRec):
+	case (over || reclaim) && expired(rec):
 		return rec
-	case (over || reclaim) && expired(mark, hasMark):
+	case (over || reclaim) && expired(mark):
 		return mark
 	case !over:
 		return nil
-	case !hasMark:
+	}
+	s.settle(&s.records)
+	s.settle(&s.markers)
+	rec, mark = s.records.back(), s.markers.back()
+	switch {
+	case mark == nil:
 		return rec
-	case !hasRec || mark.promoted.Load() <= rec.promoted.Load():
+	case rec == nil || int32(mark.seen-rec.seen) <= 0: // serial order, mod 2³²
 		return mark
 	}
 	return rec
 }
 
-// remove takes it, which is under its key in s, out of s. The caller
-// holds mu.
-func (s *shard) remove(it *item) {
-	s.list(it).Remove(it.key)
-	s.unlink(it)
+// displaced returns the fresh record that linking in would evict first,
+// or nil when it would evict none (there is room, or an expired entry or
+// a marker would go first). The caller holds mu. Admission compares a
+// loaded record with it.
+func (s *shard) displaced(now int64, in *item) *item {
+	v := s.pick(now, in, false)
+	if v == nil || v.negative || now >= v.fresh {
+		return nil
+	}
+	return v
 }
 
-// drop removes it, which is under its key in s, and counts it as an
-// expiration if it has expired. The caller holds mu.
+// settle gives the referenced items at the tail of l a second chance: it
+// moves each to the front with its reference cleared, until the tail is an
+// item that no hit referenced since its last move (or every item was
+// moved once). This is the CLOCK approximation of LRU: instead of moving
+// an entry on every hit, which needs the shard lock, a hit sets ref, and
+// the order is corrected only where it matters, at the tail, by the writer
+// about to evict. The caller holds mu.
+func (s *shard) settle(l *list) {
+	for n := l.len; n > 0; n-- {
+		it := l.back()
+		if !it.ref.Load() {
+			return
+		}
+		it.ref.Store(false)
+		l.moveToFront(it)
+		s.seq++
+		it.seen = s.seq
+	}
+}
+
+// remove takes it, which is in s, out of s. The caller holds mu.
+func (s *shard) remove(it *item) {
+	s.list(it).remove(it)
+	s.tab.Load().delete(it)
+	s.bytes -= it.size()
+}
+
+// drop removes it, which is in s, and counts it as an expiration if it
+// has expired. The caller holds mu.
 func (s *shard) drop(it *item, now int64) {
 	if now >= it.fresh {
 		s.expirations.Add(1)
@@ -183,43 +208,24 @@ func (s *shard) drop(it *item, now int64) {
 	s.remove(it)
 }
 
-// unlink removes it from the table after the LRU has let it go.
-func (s *shard) unlink(it *item) {
-	s.tab.Load().delete(it)
-	s.bytes -= it.size()
-}
-
 // purge empties s.
 func (s *shard) purge() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.records.Purge()
-	s.markers.Purge()
+	s.records.clear()
+	s.markers.clear()
 	s.bytes = 0
 	s.tab.Store(newTable(0))
 }
 
-// promote moves it to the front of the LRU order if it is still the item
-// under its key. It gives up rather than wait when another goroutine holds
-// the lock: the next hit tries again, and reads never block on writes.
-func (s *shard) promote(it *item, now int64) {
-	if !s.mu.TryLock() {
-		return
-	}
-	if s.peek(it.key) == it {
-		s.list(it).Get(it.key)
-	}
-	it.promoted.Store(now)
-	s.mu.Unlock()
-}
-
-// expire removes it, which a reader found expired, if it is still the item
-// under its key. Like promote it does not wait for the lock.
+// expire removes it, which a reader found expired, if it is still in s.
+// It gives up rather than wait when another goroutine holds the lock:
+// reads never block on writes, and the expired item is removed later.
 func (s *shard) expire(it *item) {
 	if !s.mu.TryLock() {
 		return
 	}
-	if s.peek(it.key) == it {
+	if it.linked() {
 		s.remove(it)
 		s.expirations.Add(1)
 	}

@@ -14,12 +14,12 @@ func (c *Cache) Stale(key string) (Entry, bool) {
 	if it == nil || !c.staleable(it, c.clock.read()) {
 		return Entry{}, false
 	}
-	return it.entry, true
+	return it.entry(), true
 }
 
 // staleable reports whether Stale may return it at now.
 func (c *Cache) staleable(it *item, now int64) bool {
 	return !it.negative &&
 		now < addNanos(it.fresh, time.Duration(c.staleGrace)) &&
-		now < unixNanos(it.entry.ExpiresAt)-c.slack
+		now < it.expiresNanos()-c.slack
 }

@@ -26,6 +26,9 @@ type Stats struct {
 	// Get, Remove or RemoveIfOlder, replaced by an install, or reclaimed
 	// from the tail of a shard's LRU lists by a later install.
 	Expirations uint64
+	// Rejections counts InstallLoaded calls that Options.Admission
+	// refused.
+	Rejections uint64
 	// Entries is the number of entries held now, as Len reports it: a
 	// gauge, not a counter.
 	Entries int
@@ -88,14 +91,15 @@ func (c *Cache) Stats() Stats {
 		s := &c.shards[i]
 		st.Evictions += s.evictions.Load()
 		st.Expirations += s.expirations.Load()
+		st.Rejections += s.rejections.Load()
 		st.Entries += s.len()
 	}
 	return st
 }
 
-// Bytes returns the sum of len(key)+len(Data) over the entries held now
-// (a not-found marker has no Data), the quantity Options.MaxBytes caps: a
-// gauge. It takes each shard lock briefly.
+// Bytes returns the heap the entries held now take, counted as
+// Options.MaxBytes counts it (EntryOverhead, Data, and keys longer than 48
+// bytes): a gauge. It takes each shard lock briefly.
 func (c *Cache) Bytes() int64 {
 	var n int64
 	for i := range c.shards {

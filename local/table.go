@@ -1,52 +1,125 @@
 package local
 
 import (
+	"math"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
-// item is one cached record or not-found marker. Every field but promoted
-// is written before the item is published in a table and never after, so a
-// reader that loaded the pointer may read them without a lock.
+// item is one cached record or not-found marker, laid out in exactly 128
+// bytes, two cache lines (Go's 128-byte size class places them on 128-byte
+// boundaries): the first holds what a probe compares, the second what a
+// hit returns, then the LRU links. A key of up to inlineKey bytes (storage
+// keys are 43) is copied into the item itself, so a probe compares it
+// without a cache miss on a separate string and the cache never pins the
+// caller's key buffer. TestItemLayout checks the size.
 //
-// The fields a hit reads come first, and a key of up to inlineKey bytes
-// (storage keys are 43) is copied into the item itself: a probe then
-// compares the key without a cache miss on a separate string, and the
-// cache never pins the caller's key buffer.
+// Every field but seen, prev and next is written before the item is
+// published in a table and never after, so a reader that loaded the
+// pointer may read them without a lock. ref is atomic; seen, prev and
+// next belong to the shard lock and no reader looks at them.
 type item struct {
-	hash   uint64
-	key    string // points into inline, or a private copy when longer
-	inline [inlineKey]byte
+	// Line 0: the probe.
+	keyData  *byte  // the key's bytes: &inline[0], or a private copy when longer
+	keyLen   uint16 // keys are at most maxKey bytes
+	negative bool   // a not-found marker rather than a record
+	hash     uint32 // low half of the key's hash: where the probe starts
+	inline   [inlineKey]byte
+
+	// Line 1: the hit, then the links.
+	//
 	// fresh is the Unix nanosecond instant at which the item stops being
 	// served: now < fresh is a hit (or a negative hit).
-	fresh    int64
-	negative bool // a not-found marker rather than a record
-	// promoted is when the item was last moved to the front of its
-	// shard's LRU list; hits promote it again only after promoteEvery.
-	promoted atomic.Int64
-	entry    Entry  // the record; zero for a marker
-	floor    uint64 // a marker's floor: installs of versions <= floor are refused
+	fresh   int64
+	data    *byte  // the record's Data, with dataLen bytes
+	dataLen uint32 // records are at most maxData bytes
+	expNsec uint32 // ExpiresAt's nanosecond within expSec
+	version uint64 // the record's Version, or a marker's floor
+	expSec  int64  // ExpiresAt in Unix seconds
+	// seen is its shard's move count (mod 2³²) when the item last went to
+	// the front of its list, under the shard lock: it orders the tails of
+	// the two lists.
+	seen uint32
+	// ref is set by a hit and cleared when the item, found referenced at
+	// the tail of its list, is given a second chance (shard.settle).
+	ref  atomic.Bool
+	prev *item // LRU neighbours, under the shard lock
+	next *item
 }
 
-// size is what it counts against the byte cap: len(key)+len(Data).
-func (it *item) size() int64 {
-	return int64(len(it.key)) + int64(len(it.entry.Data))
-}
-
-// inlineKey is the longest key stored inside its item.
-const inlineKey = 48
+const (
+	// inlineKey is the longest key stored inside its item.
+	inlineKey = 48
+	// maxKey is the longest key the cache takes (remote.ValidKey allows
+	// 1024 bytes).
+	maxKey = 1<<16 - 1
+	// maxData is the largest record the cache takes (DynamoDB items are at
+	// most 400 KB).
+	maxData = 1<<32 - 1
+	// itemBytes is the heap an item takes.
+	itemBytes = 128
+	// slotBytes is what an item's index slot costs on average: 8 bytes at
+	// a load between a quarter and three quarters.
+	slotBytes = 16
+	// EntryOverhead is what the cache counts against Options.MaxBytes for
+	// each entry besides its data and, when longer than 48 bytes, its key:
+	// the item (which holds a key of up to 48 bytes) and its share of the
+	// read index.
+	EntryOverhead = itemBytes + slotBytes
+)
 
 // newItem returns an item for key, whose hash is h, fresh until fresh.
 func newItem(key string, h uint64, fresh int64) *item {
-	it := &item{hash: h, fresh: fresh}
+	it := &item{hash: uint32(h), fresh: fresh, keyLen: uint16(len(key))}
 	if len(key) <= inlineKey {
-		n := copy(it.inline[:], key)
-		it.key = unsafe.String(&it.inline[0], n)
+		copy(it.inline[:], key)
+		it.keyData = &it.inline[0]
 	} else {
-		it.key = strings.Clone(key)
+		it.keyData = unsafe.StringData(strings.Clone(key))
 	}
 	return it
+}
+
+// setEntry stores e in a record item.
+func (it *item) setEntry(e Entry) {
+	it.data = unsafe.SliceData(e.Data)
+	it.dataLen = uint32(len(e.Data))
+	it.version = e.Version
+	it.expSec = e.ExpiresAt.Unix()
+	it.expNsec = uint32(e.ExpiresAt.Nanosecond())
+}
+
+// key returns the item's key.
+func (it *item) key() string {
+	return unsafe.String(it.keyData, it.keyLen)
+}
+
+// entry returns the record an item holds. ExpiresAt comes back in UTC,
+// without a monotonic clock reading.
+func (it *item) entry() Entry {
+	return Entry{
+		Data:      unsafe.Slice(it.data, it.dataLen),
+		Version:   it.version,
+		ExpiresAt: time.Unix(it.expSec, int64(it.expNsec)).UTC(),
+	}
+}
+
+// size is what it counts against the byte cap: EntryOverhead, the data,
+// and the key when it does not fit in the item.
+func (it *item) size() int64 {
+	return entrySize(int(it.keyLen), int(it.dataLen))
+}
+
+// entrySize is the size of an entry with a keyLen-byte key and dataLen
+// bytes of data.
+func entrySize(keyLen, dataLen int) int64 {
+	n := int64(EntryOverhead) + int64(dataLen)
+	if keyLen > inlineKey {
+		n += int64(keyLen)
+	}
+	return n
 }
 
 // tombstone marks a table slot whose item was removed. Probes go past it;
@@ -83,12 +156,13 @@ func newTable(n int) *table {
 // find returns the item stored under key, whose hash is h, or nil. It takes
 // no lock and allocates nothing.
 func (t *table) find(h uint64, key string) *item {
-	for i := h; ; i++ {
+	h32 := uint32(h)
+	for i := uint64(h32); ; i++ {
 		it := t.slots[i&t.mask].Load()
 		if it == nil {
 			return nil
 		}
-		if it.hash == h && it.key == key && it != tombstone {
+		if it.hash == h32 && int(it.keyLen) == len(key) && it.key() == key && it != tombstone {
 			return it
 		}
 	}
@@ -104,7 +178,7 @@ func (t *table) full() bool {
 // tombstone slot of its probe sequence. The caller holds the shard lock and
 // has checked full.
 func (t *table) insert(it *item) {
-	for i := it.hash; ; i++ {
+	for i := uint64(it.hash); ; i++ {
 		s := &t.slots[i&t.mask]
 		switch s.Load() {
 		case nil:
@@ -123,7 +197,7 @@ func (t *table) insert(it *item) {
 // replace stores next in the slot of old, which holds the same key. The
 // caller holds the shard lock.
 func (t *table) replace(old, next *item) {
-	for i := old.hash; ; i++ {
+	for i := uint64(old.hash); ; i++ {
 		s := &t.slots[i&t.mask]
 		switch s.Load() {
 		case old:
@@ -138,7 +212,7 @@ func (t *table) replace(old, next *item) {
 // delete turns the slot of it into a tombstone. The caller holds the shard
 // lock.
 func (t *table) delete(it *item) {
-	for i := it.hash; ; i++ {
+	for i := uint64(it.hash); ; i++ {
 		s := &t.slots[i&t.mask]
 		switch s.Load() {
 		case it:
@@ -162,4 +236,17 @@ func (t *table) rebuilt(extra int) *table {
 		}
 	}
 	return n
+}
+
+// expiresNanos returns a record's ExpiresAt in Unix nanoseconds, saturated
+// like unixNanos.
+func (it *item) expiresNanos() int64 {
+	const limit = math.MaxInt64 / int64(time.Second)
+	switch {
+	case it.expSec <= -limit:
+		return math.MinInt64
+	case it.expSec >= limit:
+		return math.MaxInt64
+	}
+	return it.expSec*int64(time.Second) + int64(it.expNsec)
 }

@@ -1,9 +1,11 @@
 package local
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -68,8 +70,8 @@ func TestTableCollisions(t *testing.T) {
 		t.Fatalf("rebuilt: live, dead, size = %d, %d, %d", r.live, r.dead, len(r.slots))
 	}
 	for _, want := range []*item{again, items[1], next, items[4], items[5]} {
-		if got := r.find(h, want.key); got != want {
-			t.Fatalf("rebuilt table lost %q", want.key)
+		if got := r.find(h, want.key()); got != want {
+			t.Fatalf("rebuilt table lost %q", want.key())
 		}
 	}
 }
@@ -110,7 +112,7 @@ func TestShardRebuildsTable(t *testing.T) {
 		if 4*(tab.live+tab.dead) > 3*len(tab.slots) {
 			t.Fatalf("table over its maximum load: %d live, %d dead, %d slots", tab.live, tab.dead, len(tab.slots))
 		}
-		for _, k := range append(s.records.Keys(), s.markers.Keys()...) {
+		for _, k := range append(listKeys(&s.records), listKeys(&s.markers)...) {
 			if _, r := c.Get(k); r == Miss {
 				t.Fatalf("key %q in an LRU list but Get = %v", k, r)
 			}
@@ -154,10 +156,10 @@ func TestItemKeyCopy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			it := newItem(tt.key, 1, 0)
-			if it.key != tt.key {
-				t.Fatalf("key = %q, want %q", it.key, tt.key)
+			if it.key() != tt.key {
+				t.Fatalf("key = %q, want %q", it.key(), tt.key)
 			}
-			data := unsafe.StringData(it.key)
+			data := unsafe.StringData(it.key())
 			if data == unsafe.StringData(tt.key) {
 				t.Fatal("the item shares the caller's key bytes, want a copy")
 			}
@@ -166,15 +168,84 @@ func TestItemKeyCopy(t *testing.T) {
 			}
 		})
 	}
-	if it := newItem("", 1, 0); it.key != "" {
-		t.Fatalf("empty key stored as %q", it.key)
+	if it := newItem("", 1, 0); it.key() != "" {
+		t.Fatalf("empty key stored as %q", it.key())
 	}
 }
 
-// TestItemSize guards the item's size class: a hit reads most of the item,
-// so every 16 bytes more is more memory traffic per hit on a cold entry.
-func TestItemSize(t *testing.T) {
-	if n := unsafe.Sizeof(item{}); n > 160 {
-		t.Fatalf("item is %d bytes, want at most 160 (a 160-byte size class)", n)
+// listKeys returns the keys of l's items, front to back. The caller holds
+// the shard lock or owns the shard.
+func listKeys(l *list) []string {
+	var keys []string
+	for it := l.root.next; it != &l.root; it = it.next {
+		keys = append(keys, it.key())
+	}
+	if len(keys) != l.len {
+		panic("list length out of step with its links")
+	}
+	return keys
+}
+
+// TestItemLayout checks that an item is two cache lines, what the
+// memory budget (EntryOverhead) and the hit path's two-line read assume.
+func TestItemLayout(t *testing.T) {
+	if n := unsafe.Sizeof(item{}); n != itemBytes {
+		t.Fatalf("item is %d bytes, want %d", n, itemBytes)
+	}
+	if off := unsafe.Offsetof(item{}.fresh); off != 64 {
+		t.Fatalf("fresh at offset %d, want 64: the probe's fields must fill the first line", off)
+	}
+}
+
+// TestEntryRoundTrip checks that an entry comes back from Get as it went
+// in, although the item stores it in another shape: Data with its bytes
+// (nil and empty kept apart), Version, and ExpiresAt to the nanosecond,
+// far beyond the range of Unix nanoseconds too, in UTC.
+func TestEntryRoundTrip(t *testing.T) {
+	far := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	tests := []struct {
+		name string
+		e    Entry
+	}{
+		{"data and nanoseconds", Entry{Data: []byte("payload"), Version: 7, ExpiresAt: t0.Add(time.Hour + 123456789)}},
+		{"nil data", Entry{Version: 1, ExpiresAt: t0.Add(time.Hour)}},
+		{"empty data", Entry{Data: []byte{}, Version: 1, ExpiresAt: t0.Add(time.Hour)}},
+		{"year 9999", Entry{Data: []byte("x"), Version: 1 << 60, ExpiresAt: far}},
+		{"other zone", Entry{Data: []byte("x"), Version: 2, ExpiresAt: t0.Add(time.Hour).In(time.FixedZone("X", 3600))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newTestCache(t, Options{TTL: ttl})
+			mustInstall(t, c, "k", tt.e)
+			got, r := c.Get("k")
+			if r != Hit {
+				t.Fatalf("Get = %v, want hit", r)
+			}
+			if !bytes.Equal(got.Data, tt.e.Data) || (got.Data == nil) != (tt.e.Data == nil) {
+				t.Errorf("Data = %#v, want %#v", got.Data, tt.e.Data)
+			}
+			if got.Version != tt.e.Version {
+				t.Errorf("Version = %d, want %d", got.Version, tt.e.Version)
+			}
+			if !got.ExpiresAt.Equal(tt.e.ExpiresAt) || got.ExpiresAt.Location() != time.UTC {
+				t.Errorf("ExpiresAt = %v, want %v in UTC", got.ExpiresAt, tt.e.ExpiresAt)
+			}
+		})
+	}
+}
+
+// TestOversizedKey checks that a key longer than the item can record is
+// refused, not truncated into another key's entry.
+func TestOversizedKey(t *testing.T) {
+	c, _ := newTestCache(t, Options{TTL: ttl})
+	long := strings.Repeat("k", maxKey+1)
+	if c.Install(long, rec(1)) || c.InstallNotFound(long, 0) {
+		t.Fatal("install of a key over 65,535 bytes = true, want false")
+	}
+	if _, r := c.Get(long); r != Miss {
+		t.Fatalf("Get(oversized key) = %v, want miss", r)
+	}
+	if n := c.Len(); n != 0 {
+		t.Fatalf("the cache holds %d entries after refused installs", n)
 	}
 }

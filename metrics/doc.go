@@ -20,8 +20,9 @@
 //	tiersession_local_negative_hits_total        answers from a cached "not found"
 //	tiersession_local_evictions_total            entries evicted for capacity
 //	tiersession_local_expirations_total          entries dropped because they expired
+//	tiersession_local_admission_rejections_total loaded sessions the admission filter did not cache
 //	tiersession_local_entries                    entries cached now (gauge)
-//	tiersession_local_bytes                      bytes cached now: key plus data of every entry (gauge)
+//	tiersession_local_bytes                      heap the cached entries take (see local.Options.MaxBytes) (gauge)
 //	tiersession_local_capacity                   most entries the local tier holds (gauge)
 //	tiersession_local_max_bytes                  byte cap of the local tier, 0 if none (gauge)
 //	tiersession_singleflight_shared_total        misses served by another caller's load

@@ -48,9 +48,12 @@ func (r Result) String() string { return resultNames[r] }
 type Snapshot struct {
 	LocalHits, LocalMisses, LocalNegativeHits uint64
 	LocalEvictions, LocalExpirations          uint64
-	LocalEntries                              int
-	// LocalBytes is the sum of key and data sizes held in the local tier
-	// now; LocalCapacity the most entries it holds (tier.Options.
+	// LocalRejections counts sessions read after a miss that the local
+	// tier's admission filter did not cache (tier.Options.LocalAdmission).
+	LocalRejections uint64
+	LocalEntries    int
+	// LocalBytes is the heap the local tier's entries take now, as
+	// local.Options.MaxBytes counts it; LocalCapacity the most entries it holds (tier.Options.
 	// LocalCapacity) and LocalMaxBytes its byte cap (tier.Options.
 	// LocalMaxBytes, 0: none).
 	LocalBytes    int64

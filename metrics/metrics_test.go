@@ -31,7 +31,7 @@ tiersession_local_entries{store="s"} 5
 # HELP tiersession_bus_dropped_total Invalidation events dropped by a full publish queue.
 # TYPE tiersession_bus_dropped_total counter
 tiersession_bus_dropped_total{store="s"} 3
-# HELP tiersession_local_bytes Bytes held in the local tier: key plus data of every entry.
+# HELP tiersession_local_bytes Heap taken by the local tier's entries: data, keys over 48 bytes, and 144 bytes of overhead each.
 # TYPE tiersession_local_bytes gauge
 tiersession_local_bytes{store="s"} 640
 # HELP tiersession_local_capacity Most entries the local tier holds (LocalCapacity).

@@ -132,7 +132,7 @@ func (s *Store) settleRead(key string, st stamp, rec Record, found bool, gen uin
 	s.settle(key, st,
 		func() {
 			if revoked = !s.owners.admit(rec, gen); !revoked {
-				s.local.Install(key, local.Entry{Data: rec.Data, Version: rec.Version, ExpiresAt: rec.ExpiresAt})
+				s.local.InstallLoaded(key, local.Entry{Data: rec.Data, Version: rec.Version, ExpiresAt: rec.ExpiresAt})
 			}
 		},
 		func() { s.local.RemoveIfOlder(key, rec.Version) })

@@ -16,10 +16,18 @@ type Options struct {
 	// LocalCapacity is how many sessions the local tier holds at most
 	// (live and "not found" entries together). Default: 10000.
 	LocalCapacity int
-	// LocalMaxBytes, when positive, also caps the local tier by the sum of
-	// key and payload sizes it holds (see local.Options.MaxBytes).
-	// Default: 0, no byte cap.
+	// LocalMaxBytes, when positive, also caps the heap the local tier's
+	// entries take: each counts its payload and local.EntryOverhead (144)
+	// bytes, plus its key when longer than 48 bytes (see
+	// local.Options.MaxBytes). Default: 0, no byte cap.
 	LocalMaxBytes int64
+	// LocalAdmission, when set, lets the local tier refuse to cache a
+	// session read after a miss when caching it would evict a session
+	// requested more often (TinyLFU; see local.Options.Admission). On
+	// skewed traffic this raises the hit ratio of a small local tier;
+	// each local read then costs two atomic updates more. Sessions this
+	// node writes are always cached. Default: false.
+	LocalAdmission bool
 	// LocalTTL is how long a session may be served from the local tier
 	// before it is read from the remote again. It bounds staleness on
 	// other nodes when invalidation messages are lost. An entry never

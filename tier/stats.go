@@ -39,6 +39,7 @@ func (s *Store) Stats() Stats {
 		LocalNegativeHits:  ls.NegativeHits,
 		LocalEvictions:     ls.Evictions,
 		LocalExpirations:   ls.Expirations,
+		LocalRejections:    ls.Rejections,
 		LocalEntries:       ls.Entries,
 		LocalBytes:         s.local.Bytes(),
 		LocalCapacity:      s.opts.LocalCapacity,

@@ -60,8 +60,13 @@ var (
 // into the local tier, then onto the bus. See the package documentation for
 // the guarantees.
 type Store struct {
-	remote  remote.Store
-	local   *local.Cache
+	// A hit reads local and closed only: they share the struct's first
+	// cache line with remote, none of them written after New but closed,
+	// once, by Close. Fields written on misses and writes come later.
+	remote remote.Store
+	local  *local.Cache
+	closed atomic.Bool
+
 	opts    Options
 	flights singleflight.Group
 	changes *changes
@@ -73,7 +78,6 @@ type Store struct {
 
 	bus       busState
 	closeOnce sync.Once
-	closed    atomic.Bool
 
 	stats counters
 }
@@ -101,6 +105,7 @@ func New(r remote.Store, opts Options) (*Store, error) {
 		StaleGrace:  opts.StaleIfError,
 		TTL:         opts.LocalTTL,
 		NegativeTTL: opts.NegativeTTL,
+		Admission:   opts.LocalAdmission,
 		Now:         opts.Now,
 	})
 	if err != nil {
