@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -36,7 +37,8 @@ var percentileColors = [4]string{"#4e79a7", "#59a14f", "#f28e2b", "#e15759"}
 // WriteSVG draws the report as one self-contained SVG image: request
 // latency percentiles per system on a log scale, throughput, remote reads
 // per 1000 requests and the DynamoDB cost per million requests per system,
-// and the local hit ratio against local capacity from the sweep.
+// and the local hit ratio against local capacity from the sweep, beside
+// the simulated exact LRU's and W-TinyLFU's on the same requests.
 func (r *Report) WriteSVG(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
@@ -225,7 +227,24 @@ var percentileNames = [4]string{"p50", "p90", "p99", "p99.9"}
 // percentiles lists a latency's charted percentiles in bar order.
 func percentiles(l Latency) [4]float64 { return [4]float64{l.P50, l.P90, l.P99, l.P999} }
 
-// drawSweep draws the hit ratio against local capacity.
+// sweepSeries is one line of the sweep panel.
+type sweepSeries struct {
+	name, class, color string
+	dash               bool
+	value              func(SweepPoint) *float64
+}
+
+// The sweep panel's lines: the local tier's measured hit ratio, and the
+// simulated references on the same requests.
+var sweepLines = []sweepSeries{
+	{"local tier (measured)", "sweep", percentileColors[0], false, func(p SweepPoint) *float64 { return &p.HitRatio }},
+	{"exact LRU (simulated)", "sweep-lru", percentileColors[1], true, func(p SweepPoint) *float64 { return p.SimLRUHitRatio }},
+	{"W-TinyLFU (simulated)", "sweep-tinylfu", percentileColors[3], true, func(p SweepPoint) *float64 { return p.SimTinyLFUHitRatio }},
+}
+
+// drawSweep draws the hit ratio against local capacity: the local tier's
+// measured one and, where the sweep simulated them, exact LRU's and
+// W-TinyLFU's on the same requests, with a legend.
 func (r *Report) drawSweep(b *strings.Builder) {
 	p := sweepPanel
 	text(b, int(p.midX()), int(p.top)-15, "middle", "13", "bold", "Local hit ratio vs local capacity")
@@ -244,17 +263,60 @@ func (r *Report) drawSweep(b *strings.Builder) {
 	}
 	step := (p.right - p.left) / float64(len(r.Sweep))
 	x := func(i int) float64 { return p.left + step*(float64(i)+0.5) }
-	y := func(pt SweepPoint) float64 { return p.bottom - pt.HitRatio*(p.bottom-p.top) }
-	var pts []string
+	y := func(v float64) float64 { return p.bottom - v*(p.bottom-p.top) }
 	for i, pt := range r.Sweep {
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(pt)))
 		text(b, int(x(i)), int(p.bottom)+18, "middle", "11", "normal", formatPercent(pt.Fraction))
 	}
-	fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), percentileColors[0])
-	for i, pt := range r.Sweep {
-		fmt.Fprintf(b, `<circle class="sweep" cx="%.1f" cy="%.1f" r="4" fill="%s"><title>capacity %d: hit ratio %.1f%%, %.0f remote reads per 1000 requests</title></circle>`+"\n",
-			x(i), y(pt), percentileColors[0], pt.Capacity, 100*pt.HitRatio, pt.RemoteReadsPer1000)
-		text(b, int(x(i)), int(y(pt))-9, "middle", "11", "normal", fmt.Sprintf("%.1f%%", 100*pt.HitRatio))
+	// The legend sits in the plot's lower right corner, which the lines
+	// leave empty: the hit ratio grows with the capacity.
+	drawn := 0
+	for _, s := range sweepLines {
+		if slices.ContainsFunc(r.Sweep, func(pt SweepPoint) bool { return s.value(pt) != nil }) {
+			drawn++
+		}
+	}
+	if drawn > 1 {
+		fmt.Fprintf(b, `<rect x="%.0f" y="%.0f" width="152" height="%d" fill="#ffffff" fill-opacity="0.85" stroke="#cccccc"/>`+"\n",
+			p.right-158, p.bottom-24-float64(16*(drawn-1)), 20+16*(drawn-1))
+	}
+	legend := 0
+	for _, s := range sweepLines {
+		var pts []string
+		for i, pt := range r.Sweep {
+			if v := s.value(pt); v != nil {
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(*v)))
+			}
+		}
+		if len(pts) == 0 {
+			continue // not simulated in this run
+		}
+		dash := ""
+		if s.dash {
+			dash = ` stroke-dasharray="5,3"`
+		}
+		fmt.Fprintf(b, `<polyline class="%s" points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", s.class, strings.Join(pts, " "), s.color, dash)
+		for i, pt := range r.Sweep {
+			v := s.value(pt)
+			if v == nil {
+				continue
+			}
+			title := fmt.Sprintf("%s, capacity %d: hit ratio %.1f%%", s.name, pt.Capacity, 100**v)
+			if legend == 0 {
+				title += fmt.Sprintf(", %.0f remote reads per 1000 requests", pt.RemoteReadsPer1000)
+			}
+			fmt.Fprintf(b, `<circle class="%s" cx="%.1f" cy="%.1f" r="%d" fill="%s"><title>%s</title></circle>`+"\n",
+				s.class, x(i), y(*v), 4-legend, s.color, html.EscapeString(title))
+			if legend == 0 {
+				// Below the point: the simulated lines run above it.
+				text(b, int(x(i)), int(y(*v))+17, "middle", "11", "normal", fmt.Sprintf("%.1f%%", 100**v))
+			}
+		}
+		if drawn > 1 {
+			lx, ly := int(p.right)-152, int(p.bottom)-10-16*(drawn-1-legend)
+			fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/>`+"\n", lx, ly-4, lx+18, ly-4, s.color, dash)
+			text(b, lx+24, ly, "start", "11", "normal", s.name)
+		}
+		legend++
 	}
 }
 

@@ -65,6 +65,25 @@
 // point at the one-node tiered system's own capacity reuses that
 // system's measurement.
 //
+// Each sweep point is also replayed, after it is measured, through exact
+// LRU and W-TinyLFU (otter) of the same capacity, with no expiry
+// (internal/hitsim): the requests are drawn again from the run's seed
+// with the counts each client drew and recorded, so they are the very
+// requests the point issued, and only the interleaving of the clients is
+// rebuilt (evenly, within the warm-up and within the measured window).
+// The report shows the two simulated hit ratios beside the measured one.
+//
+// Where the tail comes from: every recorded request is also put in a
+// class by how it was answered, each with its own histogram: a local
+// hit, a remote read of its own, a miss that waited on another request's
+// load of the same key (the tier's singleflight), or a write (update,
+// read-modify-write, touch: the whole request). Reads are told apart by
+// a probe in the request's context, which the Meter marks and which the
+// tier only consults on a miss (see tail.go). The report gives each
+// class's percentiles and its part of the system's slowest 1%, and what
+// the garbage collector did in the window (cycles, pause total and
+// longest pause, GC CPU).
+//
 // When its context ends (an interrupt) or a phase fails, Run returns the
 // report of the phases finished so far, marked incomplete, so that a
 // long run's results are not thrown away.

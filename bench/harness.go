@@ -153,19 +153,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		build = append(build, func() (*system, error) { return newRedisSystem(rs, note), nil })
 	}
-	tiered1 := -1 // index of the one-node tiered system's result
+	tiered1 := -1                    // index of the one-node tiered system's result
+	var tiered1Clients []clientCount // what its clients drew, for the sweep's simulation
 	for _, b := range build {
 		sys, err := b()
 		if err != nil {
 			return stop(err)
 		}
-		res, err := runSystem(ctx, ph, sys, params, cost)
+		res, m, err := runSystem(ctx, ph, sys, params, cost)
 		if err != nil {
 			return stop(err)
 		}
 		rep.Systems = append(rep.Systems, res)
 		if res.Name == SystemTiered {
-			tiered1 = len(rep.Systems) - 1
+			tiered1, tiered1Clients = len(rep.Systems)-1, m.clients
 		}
 	}
 	compare(rep.Systems)
@@ -176,7 +177,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		for _, f := range c.SweepFractions {
 			n := capacity(c.Sessions, f)
 			if n == localCap && tiered1 >= 0 {
-				rep.Sweep = append(rep.Sweep, sweepPointOf(f, n, rep.Systems[tiered1]))
+				// tiered-1's own clients drew its requests with the same
+				// generator and seed as a sweep point's would.
+				sim, err := simulate(params, n, tiered1Clients)
+				if err != nil {
+					return stop(err)
+				}
+				rep.Sweep = append(rep.Sweep, withSim(sweepPointOf(f, n, rep.Systems[tiered1]), sim))
+				rep.SweepSimulation = sweepSimulation
 				continue
 			}
 			sys, err := newTiered("sweep "+formatPercent(f), "", meter, 1, n, tierOptions(c), nil)
@@ -188,9 +196,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err = errors.Join(err, sys.close()); err != nil {
 				return stop(err)
 			}
-			pt := sweepPoint(f, n, m)
+			// The simulation runs after the measurement, not beside it,
+			// so that it takes no CPU from the system measured.
+			sim, err := simulate(sp, n, m.clients)
+			if err != nil {
+				return stop(err)
+			}
+			pt := withSim(sweepPoint(f, n, m), sim)
 			rep.Sweep = append(rep.Sweep, pt)
-			ph.end(fmt.Sprintf("capacity %d: hit ratio %.1f%%, %.0f remote reads/1000 ops", n, 100*pt.HitRatio, pt.RemoteReadsPer1000))
+			rep.SweepSimulation = sweepSimulation
+			ph.end(fmt.Sprintf("capacity %d: hit ratio %.1f%% (exact LRU %.1f%%, W-TinyLFU %.1f%%), %.0f remote reads/1000 ops",
+				n, 100*pt.HitRatio, 100*sim.lru, 100*sim.tinyLFU, pt.RemoteReadsPer1000))
 		}
 	}
 	rep.Complete = true
@@ -226,16 +242,17 @@ func warmupMax(least, ttl time.Duration) time.Duration {
 	return max(least, ttl)
 }
 
-// runSystem measures one system and closes it.
-func runSystem(ctx context.Context, ph *phases, sys *system, p runParams, cost CostModel) (SystemResult, error) {
+// runSystem measures one system and closes it. It returns the
+// measurement too, for the sweep's simulation.
+func runSystem(ctx context.Context, ph *phases, sys *system, p runParams, cost CostModel) (SystemResult, measurement, error) {
 	p.tick = ph.begin(sys.name)
 	m, err := measure(ctx, sys, p)
 	if err = errors.Join(err, sys.close()); err != nil {
-		return SystemResult{}, fmt.Errorf("bench: %s: %w", sys.name, err)
+		return SystemResult{}, measurement{}, fmt.Errorf("bench: %s: %w", sys.name, err)
 	}
 	res := summarize(sys, m, cost)
 	ph.end(fmt.Sprintf("%s ops/s, p50 %s, p99 %s", formatCount(res.Throughput), formatMicros(res.Latency.P50), formatMicros(res.Latency.P99)))
-	return res, nil
+	return res, m, nil
 }
 
 // phases reports progress phase by phase.

@@ -21,6 +21,9 @@ import (
 // in production, and the Meter counts those reads apart, since DynamoDB
 // bills them at twice the read units.
 //
+// A Meter also marks the request a read belongs to (markRemoteRead), for
+// the report's latency by request class.
+//
 // A Meter is safe for concurrent use.
 type Meter struct {
 	inner remote.Store
@@ -185,6 +188,7 @@ func (m *Meter) read(key string, rec remote.Record, found bool, err error, consi
 // Get reads through to the wrapped store.
 func (m *Meter) Get(ctx context.Context, key string) (remote.Record, bool, error) {
 	m.reads.Add(1)
+	markRemoteRead(ctx)
 	rec, found, err := m.inner.Get(ctx, key)
 	m.read(key, rec, found, err, m.consistent)
 	return rec, found, err
@@ -194,6 +198,7 @@ func (m *Meter) Get(ctx context.Context, key string) (remote.Record, bool, error
 // its Get when it has none (its reads are then current already).
 func (m *Meter) GetConsistent(ctx context.Context, key string) (remote.Record, bool, error) {
 	m.consistentReads.Add(1)
+	markRemoteRead(ctx)
 	get := m.inner.Get
 	if cg, ok := m.inner.(remote.ConsistentGetter); ok {
 		get = cg.GetConsistent

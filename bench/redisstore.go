@@ -65,6 +65,7 @@ func (s *redisStore) counts() RemoteCounts {
 // Get reads the session hash.
 func (s *redisStore) Get(ctx context.Context, key string) (remote.Record, bool, error) {
 	s.reads.Add(1)
+	markRemoteRead(ctx)
 	vals, err := s.c.HMGet(ctx, redisKeyPrefix+key, "v", "d", "e").Result()
 	if err != nil {
 		return remote.Record{}, false, fmt.Errorf("bench: redis get: %w", err)

@@ -33,22 +33,36 @@ func fixtureReport() *Report {
 				Latency:            Latency{P50: 3500, P90: 7000, P99: 13000, P999: 20000, Max: 30000},
 				RemoteReadsPer1000: 1000, RemoteWritesPer1000: 50, RemoteRefusedWritesPer1000: 1.5, ConflictsPer1000: 1.5,
 				Bill: baseBill, CostPerMillionOps: ptr(baseBill.USD()),
-				VsRemoteOnly: Ratios{Throughput: ptr(1), P50: ptr(1), P99: ptr(1), RemoteReads: ptr(1), Cost: ptr(1)}},
+				VsRemoteOnly: Ratios{Throughput: ptr(1), P50: ptr(1), P99: ptr(1), RemoteReads: ptr(1), Cost: ptr(1)},
+				LatencyByOp: []OpLatency{
+					{Class: "read_remote", Ops: 95, Share: 0.95, P50: 3400, P99: 11000, P999: 14000, Max: 15000, TailShare: 0.375},
+					{Class: "update", Ops: 5, Share: 0.05, P50: 8800, P99: 24000, P999: 30000, Max: 30000, TailShare: 0.625},
+				},
+				GC: GCStats{Cycles: 12, PauseTotalUs: 1234, PauseMaxUs: 321, CPUFraction: 0.031}},
 			{Name: "tiered<&>", Description: "one node", Ops: 300, Throughput: 45000, LocalTier: true, HitRatio: 0.72,
 				Latency:            Latency{P50: 1.9, P90: 5000, P99: 11000, P999: 17000, Max: 25000},
 				RemoteReadsPer1000: 260, RemoteWritesPer1000: 50, RemoteRefusedWritesPer1000: 4.25, ConflictsPer1000: 4.25, ErrorsPer1000: 12.5,
 				Bill: tieredBill, CostPerMillionOps: ptr(tieredBill.USD()),
 				VsRemoteOnly: Ratios{Throughput: ptr(3), P50: ptr(1.9 / 3500), P99: ptr(11000.0 / 13000), RemoteReads: ptr(0.26),
-					Cost: ptr(tieredBill.USD() / baseBill.USD())}},
+					Cost: ptr(tieredBill.USD() / baseBill.USD())},
+				LatencyByOp: []OpLatency{
+					{Class: "read_hit", Ops: 200, Share: 0.667, P50: 1.2, P99: 40, P999: 90, Max: 120},
+					{Class: "read_shared", Ops: 10, Share: 0.033, P50: 2500, P99: 9000, P999: 9000, Max: 9000, TailShare: 0.25},
+					{Class: "read_remote", Ops: 75, Share: 0.25, P50: 3000, P99: 10000, P999: 12000, Max: 12000, TailShare: 0.25},
+					{Class: "update", Ops: 15, Share: 0.05, P50: 5100, P99: 17000, P999: 17000, Max: 17000, TailShare: 0.5},
+				}},
 			{Name: "redis", Description: "every session in Redis", Ops: 200, Throughput: 30000,
 				Latency:            Latency{P50: 150, P90: 300, P99: 900, P999: 2000, Max: 4000},
 				RemoteReadsPer1000: 1000, RemoteWritesPer1000: 50,
 				VsRemoteOnly: Ratios{Throughput: ptr(2), P50: ptr(150.0 / 3500), P99: ptr(900.0 / 13000), RemoteReads: ptr(1)}},
 		},
 		Sweep: []SweepPoint{
-			{Source: "sweep", Fraction: 0.01, Capacity: 10, Ops: 10, HitRatio: 0.3, P50us: 2000, P99us: 9000},
-			{Source: "tiered<&>", Fraction: 0.1, Capacity: 100, Ops: 10, HitRatio: 0.7, P50us: 2, P99us: 9000},
+			{Source: "sweep", Fraction: 0.01, Capacity: 10, Ops: 10, HitRatio: 0.3, P50us: 2000, P99us: 9000,
+				SimLRUHitRatio: ptr(0.345), SimTinyLFUHitRatio: ptr(0.414), SimLookups: 10},
+			{Source: "tiered<&>", Fraction: 0.1, Capacity: 100, Ops: 10, HitRatio: 0.7, P50us: 2, P99us: 9000,
+				SimLRUHitRatio: ptr(0.75), SimTinyLFUHitRatio: ptr(0.8), SimLookups: 10},
 		},
+		SweepSimulation: "replayed <&> again",
 	}
 }
 
@@ -70,6 +84,12 @@ func TestWriteTable(t *testing.T) {
 		// 500 × $0.125 / 1000 + 100 × $0.625 / 1000 = 0.0625 + 0.0625.
 		"500.0", "100.0", "0.0625", "0.1250",
 		"hit ratio vs local capacity", "1%", "30.0", "10%*", "capacity 10% is tiered<&>'s own measurement",
+		// The sweep's simulated references, and how they were made.
+		"exact LRU %", "W-TinyLFU %", "34.5", "41.4", "75.0", "80.0", "replayed <&> again", "TTL (5s",
+		// The tail by request type, and the GC.
+		"which requests make each system's p99", "read, remote read", "write: update", "62.5%", "24.0ms",
+		"read, local hit", "1.20µs", "read, shared load", "9.00ms", "garbage collection during each measured window",
+		"1.23ms", "321µs", "3.1%",
 		"conflicts/1k: requests whose version-checked write was refused",
 		"DynamoDB bills a refused write like one that succeeds",
 	} {
@@ -115,12 +135,18 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 		name string
 		edit func(*Report)
 		// bars per class of bar
-		bars  map[string]int
-		sweep bool
+		bars map[string]int
+		// lines of the sweep panel: measured, exact LRU, W-TinyLFU
+		lines int
 	}{
-		{"full", func(*Report) {}, map[string]int{"latency": 3 * 4, "throughput": 3, "reads": 3, "cost": 2}, true},
-		{"no sweep", func(r *Report) { r.Sweep = nil }, map[string]int{"latency": 3 * 4, "throughput": 3, "reads": 3, "cost": 2}, false},
-		{"no systems", func(r *Report) { r.Systems = nil }, map[string]int{}, true},
+		{"full", func(*Report) {}, map[string]int{"latency": 3 * 4, "throughput": 3, "reads": 3, "cost": 2}, 3},
+		{"no sweep", func(r *Report) { r.Sweep = nil }, map[string]int{"latency": 3 * 4, "throughput": 3, "reads": 3, "cost": 2}, 0},
+		{"no systems", func(r *Report) { r.Systems = nil }, map[string]int{}, 3},
+		{"sweep not simulated", func(r *Report) {
+			for i := range r.Sweep {
+				r.Sweep[i].SimLRUHitRatio, r.Sweep[i].SimTinyLFUHitRatio = nil, nil
+			}
+		}, map[string]int{"latency": 3 * 4, "throughput": 3, "reads": 3, "cost": 2}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,10 +195,16 @@ func TestWriteSVGIsWellFormed(t *testing.T) {
 			if !reflect.DeepEqual(bars, tc.bars) {
 				t.Errorf("bars %v, want %v", bars, tc.bars)
 			}
-			if got := polylines == 1 && circles == len(r.Sweep); got != tc.sweep {
-				t.Errorf("sweep drawn=%v (%d polylines, %d points), want %v", got, polylines, circles, tc.sweep)
+			if polylines != tc.lines || circles != tc.lines*len(r.Sweep) {
+				t.Errorf("sweep: %d lines, %d points; want %d lines of %d points", polylines, circles, tc.lines, len(r.Sweep))
 			}
 			all := strings.Join(texts, "|")
+			// A legend names the lines when there are several.
+			for _, name := range []string{"local tier (measured)", "exact LRU (simulated)", "W-TinyLFU (simulated)"} {
+				if got := strings.Contains(all, name); got != (tc.lines > 1) {
+					t.Errorf("legend entry %q shown=%v with %d lines", name, got, tc.lines)
+				}
+			}
 			for _, s := range r.Systems {
 				if !strings.Contains(all, s.Name) {
 					t.Errorf("no label %q in %s", s.Name, all)

@@ -9,7 +9,7 @@ import (
 )
 
 // ReportSchema is the version of the JSON report's layout.
-const ReportSchema = 2
+const ReportSchema = 3
 
 // Report is everything one harness run measured. It is written as JSON
 // (WriteJSON), as a terminal table (WriteTable) and as a chart (WriteSVG).
@@ -29,6 +29,9 @@ type Report struct {
 	// Sweep holds the hit ratio of the one-node tiered store for each
 	// local capacity tried, in the order given.
 	Sweep []SweepPoint `json:"capacity_sweep"`
+	// SweepSimulation says how the sweep's simulated hit ratios were
+	// obtained (SweepPoint.SimLRUHitRatio); "" when none was.
+	SweepSimulation string `json:"sweep_simulation"`
 	// Complete is false when the run was interrupted (or failed) before
 	// its last phase: Systems and Sweep then hold the phases finished.
 	Complete bool `json:"complete"`
@@ -132,6 +135,11 @@ type SystemResult struct {
 	AvgItemBytes float64 `json:"avg_item_bytes"`
 	// VsRemoteOnly compares the system with "remote-only".
 	VsRemoteOnly Ratios `json:"vs_remote_only"`
+	// LatencyByOp splits Latency by how each request was answered (see
+	// OpLatency), and says which class makes the system's p99.
+	LatencyByOp []OpLatency `json:"latency_by_op"`
+	// GC is what the garbage collector did during the measured window.
+	GC GCStats `json:"gc"`
 }
 
 // Latency percentiles in microseconds.
@@ -171,6 +179,15 @@ type SweepPoint struct {
 	Throughput         float64 `json:"throughput_ops_per_sec"`
 	P50us              float64 `json:"p50_us"`
 	P99us              float64 `json:"p99_us"`
+	// SimLRUHitRatio and SimTinyLFUHitRatio are the hit ratios that
+	// exact LRU and W-TinyLFU (otter) of the same capacity, with no
+	// expiry, reach on the requests this point issued, replayed by
+	// internal/hitsim (Report.SweepSimulation says how the trace is
+	// rebuilt); SimLookups counts the lookups they counted, which are
+	// the point's recorded requests. Null when not simulated.
+	SimLRUHitRatio     *float64 `json:"sim_exact_lru_hit_ratio"`
+	SimTinyLFUHitRatio *float64 `json:"sim_wtinylfu_hit_ratio"`
+	SimLookups         int64    `json:"sim_lookups"`
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -200,6 +217,8 @@ func summarize(sys *system, m measurement, cost CostModel) SystemResult {
 		ElapsedSeconds:  m.elapsed.Seconds(),
 		LocalTier:       m.hasLocal,
 		RemoteConflicts: m.remote.Conflicts,
+		LatencyByOp:     latencyByOp(m.classes, m.hist.ValueAtQuantile(99)),
+		GC:              m.gc,
 		Latency: Latency{
 			P50:  micros(m.hist.ValueAtQuantile(50)),
 			P90:  micros(m.hist.ValueAtQuantile(90)),

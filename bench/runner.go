@@ -63,6 +63,8 @@ type runParams struct {
 // measurement is what one run observed in its measured window.
 type measurement struct {
 	hist      *hdrhistogram.Histogram
+	classes   [numClasses]*hdrhistogram.Histogram // by request class; nil for a class without requests
+	gc        GCStats
 	ops       int64
 	errors    int64
 	conflicts int64 // requests that ended in a version conflict
@@ -73,13 +75,24 @@ type measurement struct {
 	hits      int64
 	misses    int64
 	hasLocal  bool
+	// clients holds, per client in worker order, how many requests it
+	// drew and how many of them were recorded: the first issued-recorded
+	// were its warm-up. With the seed, they are all it takes to draw the
+	// same requests again (sweepTrace).
+	clients []clientCount
 }
+
+// clientCount is how many requests one client drew, and how many of them
+// it recorded.
+type clientCount struct{ issued, recorded int64 }
 
 // worker is one closed-loop client: it issues a request, waits for the
 // answer, records the latency, and issues the next.
 type worker struct {
 	run       requestRunner
 	hist      *hdrhistogram.Histogram
+	classes   [numClasses]*hdrhistogram.Histogram // allocated on a class's first request
+	issued    int64                               // requests drawn, warm-up included
 	ops       int64
 	errors    int64
 	conflicts int64
@@ -87,14 +100,15 @@ type worker struct {
 	progress  atomic.Int64
 }
 
-// probe is a snapshot of a system's counters.
+// probe is a snapshot of a system's counters, and of the GC's.
 type probe struct {
 	remote       RemoteCounts
 	hits, misses int64
+	gc           gcSnapshot
 }
 
 func (s *system) probe() probe {
-	p := probe{remote: s.counts()}
+	p := probe{remote: s.counts(), gc: readGC()}
 	if s.local != nil {
 		p.hits, p.misses = s.local()
 	}
@@ -221,9 +235,21 @@ wait:
 		hits:     after.hits - before.hits,
 		misses:   after.misses - before.misses,
 		hasLocal: sys.local != nil,
+		gc:       gcBetween(before.gc, after.gc),
+		clients:  make([]clientCount, len(workers)),
 	}
-	for _, w := range workers {
+	for i, w := range workers {
 		m.hist.Merge(w.hist)
+		for c, h := range w.classes {
+			if h == nil {
+				continue
+			}
+			if m.classes[c] == nil {
+				m.classes[c] = newClassHist()
+			}
+			m.classes[c].Merge(h)
+		}
+		m.clients[i] = clientCount{issued: w.issued, recorded: w.ops}
 		m.ops += w.ops
 		m.errors += w.errors
 		m.conflicts += w.conflicts
@@ -253,15 +279,19 @@ func (w *worker) loop(ctx context.Context, sys *system, win *window, capped bool
 			return
 		}
 		req := w.run.gen.Next()
-		out := w.run.do(ctx, sys.nodes[req.Node], req)
+		w.issued++
+		rctx, probe := withProbe(ctx)
+		out := w.run.do(rctx, sys.nodes[req.Node], req)
 		if !recorded {
 			continue
 		}
-		lat := time.Since(start).Nanoseconds()
-		if err := w.hist.RecordValue(lat); err != nil {
-			// Beyond the histogram's range: record the range's top.
-			_ = w.hist.RecordValue(histHighest)
+		lat := min(time.Since(start).Nanoseconds(), histHighest) // beyond the range: its top
+		_ = w.hist.RecordValue(lat)
+		c := probe.classify(req.Op)
+		if w.classes[c] == nil {
+			w.classes[c] = newClassHist()
 		}
+		_ = w.classes[c].RecordValue(lat)
 		w.ops++
 		w.progress.Store(w.ops)
 		switch out {

@@ -155,7 +155,7 @@ func runSeal(ctx context.Context, c Config, w Workload, chooser KeyChooser) (*Re
 			workload: w, keys: chooser, sessionKeys: a.set.keys, concurrency: c.Concurrency,
 			warmup: c.Warmup, duration: c.Duration, maxOps: c.MaxOps, seed: c.Seed, jsonPayload: true,
 		}
-		res, err := runSystem(ctx, ph, sys, params, cost)
+		res, _, err := runSystem(ctx, ph, sys, params, cost)
 		if err != nil {
 			return stop(err)
 		}

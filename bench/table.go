@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -70,6 +71,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 			return err
 		}
 		if err := r.writeLatency(&b); err != nil {
+			return err
+		}
+		if err := r.writeTail(&b); err != nil {
 			return err
 		}
 		if err := r.writeBill(&b); err != nil {
@@ -154,6 +158,44 @@ func (r *Report) writeLatency(b *strings.Builder) error {
 	return tw.Flush()
 }
 
+// writeTail prints, per system, the latency of each class of request and
+// its part of the system's slowest 1%, and what the GC did meanwhile.
+func (r *Report) writeTail(b *strings.Builder) error {
+	if !slices.ContainsFunc(r.Systems, func(s SystemResult) bool { return len(s.LatencyByOp) > 0 }) {
+		return nil
+	}
+	b.WriteString("\nlatency by request type: which requests make each system's p99\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\trequest\tshare\tp50\tp99\tp99.9\tmax\tof slowest 1%\t")
+	for _, s := range r.Systems {
+		name := s.Name
+		for _, l := range s.LatencyByOp {
+			fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s\t%s\t%s\t%.1f%%\t\n", name, classLabel(l.Class), 100*l.Share,
+				formatMicros(l.P50), formatMicros(l.P99), formatMicros(l.P999), formatMicros(l.Max), 100*l.TailShare)
+			name = ""
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	b.WriteString("\ngarbage collection during each measured window (whole process)\n")
+	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tGC cycles\tpauses, total\tlongest pause\tGC CPU\tp99\t")
+	for _, s := range r.Systems {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.1f%%\t%s\t\n", s.Name, s.GC.Cycles, formatMicros(s.GC.PauseTotalUs),
+			formatMicros(s.GC.PauseMaxUs), 100*s.GC.CPUFraction, formatMicros(s.Latency.P99))
+	}
+	return tw.Flush()
+}
+
+// classLabel is the table's name for a request class of the report.
+func classLabel(class string) string {
+	if i := slices.Index(classNames[:], class); i >= 0 {
+		return classLabels[i]
+	}
+	return class
+}
+
 // writeBill prints the remote requests per 1000 requests and what
 // DynamoDB bills for them, in columns that add up: RRU = reads × RRU per
 // read, WRU = writes × WRU per write, $ = units × price, total = reads'
@@ -203,15 +245,22 @@ func (r *Report) writeSweep(b *strings.Builder) error {
 	if len(r.Sweep) == 0 {
 		return nil
 	}
-	b.WriteString("\nhit ratio vs local capacity (one tiered node)\n")
+	b.WriteString("\nhit ratio vs local capacity (one tiered node), beside exact LRU and W-TinyLFU on the same requests\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "capacity\tsessions\thit %\tremote rd/1k\tops/s\tp50\tp99\t")
+	fmt.Fprintln(tw, "capacity\tsessions\thit %\texact LRU %\tW-TinyLFU %\tremote rd/1k\tops/s\tp50\tp99\t")
+	pct := func(v *float64) string {
+		if v == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", 100**v)
+	}
 	for _, p := range r.Sweep {
 		mark := ""
 		if p.Source != "sweep" {
 			mark = "*"
 		}
-		fmt.Fprintf(tw, "%s%s\t%d\t%.1f\t%.1f\t%s\t%s\t%s\t\n", formatPercent(p.Fraction), mark, p.Capacity, 100*p.HitRatio,
+		fmt.Fprintf(tw, "%s%s\t%d\t%.1f\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n", formatPercent(p.Fraction), mark, p.Capacity, 100*p.HitRatio,
+			pct(p.SimLRUHitRatio), pct(p.SimTinyLFUHitRatio),
 			p.RemoteReadsPer1000, formatCount(p.Throughput), formatMicros(p.P50us), formatMicros(p.P99us))
 	}
 	return tw.Flush()
@@ -247,10 +296,22 @@ func (r *Report) writeNotes(b *strings.Builder) {
 			}
 		}
 	}
+	if slices.ContainsFunc(r.Systems, func(s SystemResult) bool { return len(s.LatencyByOp) > 0 }) {
+		notes = append(notes, "latency by request type: each recorded request in one class. A read is a local hit, a remote "+
+			"read (its own: every read of remote-only and redis, the miss that led the shared load in a tiered system), or a "+
+			"shared load (a miss that waited for another request's load of the same key: a singleflight follower); a write "+
+			"is the whole request, its read included. \"of slowest 1%\" is the class's part of the requests at or above the "+
+			"system's p99: the class with the largest part makes the p99. Class percentiles are to two significant digits.")
+	}
 	for _, p := range r.Sweep {
 		if p.Source != "sweep" {
 			notes = append(notes, fmt.Sprintf("* capacity %s is %s's own measurement, not measured again.", formatPercent(p.Fraction), p.Source))
 		}
+	}
+	if r.SweepSimulation != "" {
+		notes = append(notes, fmt.Sprintf("exact LRU %% and W-TinyLFU %%: %s. The local tier's hit %% also pays its TTL "+
+			"(%gs: a session is read from the remote again once its copy is that old), which the simulations do not.",
+			r.SweepSimulation, r.Config.LocalTTLSeconds))
 	}
 	if len(notes) == 0 {
 		return

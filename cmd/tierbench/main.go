@@ -1,6 +1,6 @@
 // Command tierbench measures tiersession against the stores a user would
 // pick instead, on the same workload, and prints a table; it also writes a
-// JSON report and an SVG chart. With no flags it runs in about 35 seconds
+// JSON report and an SVG chart. With no flags it runs in under 40 seconds
 // on an in-memory remote with a latency model of in-region DynamoDB, and
 // adds Redis as a session store (and as the invalidation bus of the
 // multi-node tiered system) by starting a throwaway redis-server when one
