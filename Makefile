@@ -37,6 +37,13 @@ deps:
 bench:
 	$(GO) run ./cmd/tierbench
 
-## microbench: the go test benchmarks of the hot path.
+## microbench: the go test benchmarks of issue 11, each figure from one
+## run: hit cost against lru.Cache, expirable.LRU, otter and a map (local
+## and tier), install cost, heap per entry, hit ratio on a Zipf trace
+## against exact LRU and W-TinyLFU, and Redis fan-out to 1-32 nodes.
 microbench:
-	$(GO) test -run '^$$' -bench . -benchmem ./local/ ./tier/
+	$(GO) test -run '^$$' -bench '^BenchmarkHit$$' -benchmem -benchtime 2s ./local/ ./tier/
+	$(GO) test -run '^$$' -bench '^BenchmarkInstall$$' -benchmem ./local/
+	$(GO) test -run '^$$' -bench '^BenchmarkMemory$$' -benchtime 1x ./local/
+	$(GO) test -run '^$$' -bench '^BenchmarkHitRatio$$' -benchtime 1x ./local/
+	$(GO) test -run '^$$' -bench '^BenchmarkRedisFanout$$' -benchtime 100000x ./invalidation/

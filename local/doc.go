@@ -48,7 +48,7 @@
 //
 // A hit is a hash, a probe of a few atomic loads, a key comparison against
 // bytes stored inside the item, a comparison of the item's precomputed
-// deadline against the clock, a comparison of two move counts, and one
+// deadline against the clock, a load of the reference bit, and one
 // atomic add to a counter. It takes no lock and writes no memory that
 // another core reads, so hits on the same hot keys from every core do not
 // bounce cache lines; it allocates nothing.
@@ -64,19 +64,19 @@
 //     ticker is not scheduled, can still serve one late by as long as the
 //     starvation lasts). Options.Now replaces the clock
 //     (tests use a fake one); then no goroutine runs and expiry is exact.
-//   - Recency. Each shard counts the moves to the front of its lists, and
-//     each item remembers the count at its last move. A hit moves its
-//     entry to the front only when more than an eighth of the shard's
-//     capacity in moves happened since, that is once the entry may have
-//     left the front eighth of the order, and only if the shard lock is
-//     free at that moment (TryLock). An entry hit since it was last moved
-//     therefore reaches the tail no sooner than 7/8 of a capacity's worth
-//     of moves after the hit, close to exact LRU's full capacity, at any
-//     TTL and any request rate; a hot key takes its shard's lock once per
-//     capacity/8 moves in its shard instead of on every hit. (An earlier
-//     version moved at most once per TTL/50 of wall time: with a long TTL
-//     and a fast request rate that decayed into FIFO order and lost three
-//     points of hit ratio against exact LRU.) Reads never wait for writers.
+//   - Recency. A hit does not move its entry: it sets the entry's
+//     reference bit, a store only when the bit is not already set, so a
+//     hot entry is read, not written, by every core. The order is
+//     corrected where it matters, at the tail, by the writer about to
+//     evict under the shard lock: a referenced entry found there goes to
+//     the front with its bit cleared (a second chance), and the first
+//     unreferenced one is evicted. This is CLOCK, the classic approximation
+//     of LRU, and it holds at any TTL and request rate: on the Zipf trace
+//     of BenchmarkHitRatio it hits slightly more often than exact LRU. (An
+//     earlier version moved an entry on a hit at most once per TTL/50 of
+//     wall time: with a long TTL and a fast request rate that decayed into
+//     FIFO order and lost three points of hit ratio against exact LRU.)
+//     Reads never take a lock and never wait for writers.
 //   - Counting. Hits, misses and negative hits go to one of a set of
 //     padded counter stripes, picked by a hash of the calling goroutine's
 //     stack address, so each goroutine keeps incrementing a line its own
@@ -108,9 +108,9 @@
 // starts with each cache and that v2.0.7 cannot stop (goleak reports it);
 // its TTL is one duration for all entries, with no per-entry deadline, no
 // version check on Add and no negative entries. This package instead
-// shards the locks, keeps reads off them, reads a coarse clock, promotes
-// only entries that drifted from the front, stops its only goroutine in
-// Close, and makes every write version-aware.
+// shards the locks, keeps reads off them, reads a coarse clock, marks
+// instead of moving on a hit, stops its only goroutine in Close, and makes
+// every write version-aware.
 //
 // What that costs:
 //
@@ -118,9 +118,10 @@
 //     install allocates one (128 bytes) and updates the index and a list.
 //     Either is small next to the remote write that precedes an install.
 //   - LRU precision: capacity is split evenly between shards, so a shard
-//     may evict its oldest entry while another has room, and a hit inside
-//     the front eighth does not reorder. BenchmarkHitRatio measures the
-//     result against an exact LRU on the same trace.
+//     may evict its oldest entry while another has room, and CLOCK orders
+//     entries by whether they were hit since their last move, not by when.
+//     BenchmarkHitRatio measures the result against an exact LRU on the
+//     same trace.
 //   - Expiry precision: with the default clock, entries expire up to
 //     ClockResolution early, and a ticker goroutine wakes every
 //     ClockResolution for the life of the cache.

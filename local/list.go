@@ -6,7 +6,7 @@ package local
 // allocation. All methods need the shard lock. An item is in a list
 // exactly when its prev link is set: removal clears the links, so a
 // reader's stale pointer to a removed item is recognised by the writer it
-// hands the item to (see shard.promote).
+// hands the item to (see shard.expire).
 type list struct {
 	root item // sentinel: root.next is the front, root.prev the back
 	len  int

@@ -69,7 +69,7 @@ type Options struct {
 	// Shards is the number of independently locked shards, rounded up to
 	// a power of two and lowered to the largest power of two not above
 	// Capacity. Reads take no lock, so shards only spread the locks that
-	// installs, removals and LRU promotions take. Default: 4 × GOMAXPROCS
+	// installs, removals and evictions take. Default: 4 × GOMAXPROCS
 	// rounded up to a power of two (8 on a 2-core machine), halved while a
 	// shard would hold fewer than 64 entries.
 	Shards int

@@ -106,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&c.LocalFraction, "local-fraction", d.LocalFraction, "local tier capacity per node, as a fraction of sessions, in (0, 1]")
 	fs.DurationVar(&c.LocalTTL, "local-ttl", d.LocalTTL, "how long a node serves a session locally before re-reading the remote")
 	fs.IntVar(&c.Nodes, "nodes", d.Nodes, "nodes of the multi-node tiered system (1: leave it out)")
-	fs.StringVar(&o.sweep, "sweep", "1,5,10,25,50", "local capacities of the hit-ratio sweep, in percent of sessions, comma-separated; \"none\" to skip")
+	fs.StringVar(&o.sweep, "sweep", "1,5,10,25", "local capacities of the hit-ratio sweep, in percent of sessions, comma-separated; \"none\" to skip")
 	fs.DurationVar(&c.SweepDuration, "sweep-duration", d.SweepDuration, "measured time per sweep point")
 	fs.Uint64Var(&c.Seed, "seed", d.Seed, "random seed (equal seeds draw equal request sequences)")
 	fs.StringVar(&o.out, "out", "tierbench-out", "directory for report.json, chart.svg and table.txt")
