@@ -106,8 +106,9 @@ type Options struct {
 	// to tell several stores in one process apart. Default: none.
 	ConstLabels prometheus.Labels
 	// Buckets are the remote latency histogram's bucket bounds in seconds.
-	// Default: 100µs to about 6.6s, doubling, so that reads cut off by
-	// tier.Options.LoadTimeout (5s by default) land in a bucket of their own.
+	// Default: LatencyBuckets(5s), 100µs to about 6.6s. tier.Store passes
+	// LatencyBuckets(LoadTimeout), so that reads cut off by LoadTimeout
+	// land in a bucket of their own.
 	Buckets []float64
 }
 
@@ -135,7 +136,7 @@ func New(reg prometheus.Registerer, opts Options, snapshot func() Snapshot) (*Co
 		opts.Namespace = "tiersession"
 	}
 	if opts.Buckets == nil {
-		opts.Buckets = prometheus.ExponentialBuckets(100e-6, 2, 17)
+		opts.Buckets = LatencyBuckets(5 * time.Second)
 	}
 	c := &Collector{
 		snapshot: snapshot,
@@ -175,4 +176,17 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.descs.collect(ch, c.snapshot())
 	c.vec.Collect(ch)
+}
+
+// LatencyBuckets returns latency histogram bounds in seconds from 100µs,
+// doubling, up to the first bound above max: a request that takes max, a
+// timeout, lands below the last bound, and the +Inf bucket holds only
+// what overran it. For max 5s that is 17 bounds, 100µs to about 6.6s.
+func LatencyBuckets(max time.Duration) []float64 {
+	const first = 100 * time.Microsecond
+	n := 1
+	for b := first; b <= max && n < 40; b *= 2 { // 40: past any Duration
+		n++
+	}
+	return prometheus.ExponentialBuckets(first.Seconds(), 2, n)
 }

@@ -95,3 +95,27 @@ func TestSnapshotRemoteRequests(t *testing.T) {
 		t.Fatalf("RemoteRequests(get) = %d; want 5", got)
 	}
 }
+
+func TestLatencyBuckets(t *testing.T) {
+	tests := []struct {
+		max       time.Duration
+		n         int
+		lastAbove time.Duration
+	}{
+		{5 * time.Second, 17, 5 * time.Second},
+		{30 * time.Second, 20, 30 * time.Second},
+		{100 * time.Microsecond, 2, 100 * time.Microsecond},
+		{0, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.max.String(), func(t *testing.T) {
+			b := metrics.LatencyBuckets(tt.max)
+			if len(b) != tt.n || b[0] != 100e-6 {
+				t.Fatalf("LatencyBuckets(%v) = %v: %d bounds from %v, want %d from 100µs", tt.max, b, len(b), b[0], tt.n)
+			}
+			if last := b[len(b)-1]; last <= tt.lastAbove.Seconds() || (len(b) > 1 && b[len(b)-2] > tt.max.Seconds()) {
+				t.Fatalf("LatencyBuckets(%v) ends at %v: want the first doubling above %v", tt.max, last, tt.max)
+			}
+		})
+	}
+}

@@ -114,7 +114,7 @@ func New(r remote.Store, opts Options) (*Store, error) {
 	s := &Store{remote: r, local: lc, opts: opts, changes: newChanges(), breaker: newBreaker(opts), owners: newOwnerState(r, opts)}
 	s.purges.init(opts.MinPurgeInterval, s.purge)
 	if opts.Registerer != nil {
-		s.metrics, err = metrics.New(opts.Registerer, metrics.Options{ConstLabels: opts.MetricLabels}, s.Stats)
+		s.metrics, err = metrics.New(opts.Registerer, metrics.Options{ConstLabels: opts.MetricLabels, Buckets: metrics.LatencyBuckets(opts.LoadTimeout)}, s.Stats)
 		if err != nil {
 			lc.Close()
 			return nil, fmt.Errorf("tier: registering metrics: %w", err)
