@@ -145,6 +145,10 @@ func (c *Cache) Get(key string) (Entry, Result) {
 		c.stripe().negativeHits.Add(1)
 		return Entry{}, NegativeHit
 	}
+	// Check, then set: the load keeps a hot entry's line shared between
+	// cores. Racing with settle, which clears the bit under the shard lock,
+	// either order is right: a hit that lands just after the clear leaves
+	// the bit set, which is what a hit after the second chance means.
 	if !it.ref.Load() {
 		it.ref.Store(true)
 	}
