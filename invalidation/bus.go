@@ -215,6 +215,10 @@ type Stats struct {
 	// ReceiveDropped counts events discarded because a subscription's
 	// receive queue was full; each one also causes a gap.
 	ReceiveDropped uint64
+	// ReceiveWaits counts events that found a subscription's receive
+	// queue full and waited for room (Redis, RedisOptions.ReceiveWait),
+	// whether or not they were dropped after all.
+	ReceiveWaits uint64
 	// Reconnects counts subscriptions re-established after a lost
 	// connection (Redis); each one also causes a gap.
 	Reconnects uint64
@@ -233,6 +237,7 @@ type counters struct {
 	received, handled                     atomic.Uint64
 	decodeErrors, authFailures            atomic.Uint64
 	receiveDropped, reconnects, gapsTotal atomic.Uint64
+	receiveWaits                          atomic.Uint64
 }
 
 // snapshot reads every counter; each is read atomically, the set is not.
@@ -246,6 +251,7 @@ func (c *counters) snapshot() Stats {
 		DecodeErrors:   c.decodeErrors.Load(),
 		AuthFailures:   c.authFailures.Load(),
 		ReceiveDropped: c.receiveDropped.Load(),
+		ReceiveWaits:   c.receiveWaits.Load(),
 		Reconnects:     c.reconnects.Load(),
 		Gaps:           c.gapsTotal.Load(),
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // item is one entry of a subscription's receive queue: an event, or a
@@ -14,10 +15,10 @@ type item struct {
 }
 
 // dispatcher owns one subscription's receive queue and the goroutine that
-// calls its Handler. Receivers (a Local bus's Publish, a Redis bus's
-// receive loop) never block on it: a full queue drops the event and
-// signals a gap, so a slow handler costs freshness, never a stuck
-// publisher or a stuck Redis connection.
+// calls its Handler. A Local bus's Publish never blocks on it: a full
+// queue drops the event and signals a gap, so a slow handler costs
+// freshness, never a stuck publisher. A Redis bus's receive loop waits a
+// bounded time for room first (offerWait, RedisOptions.ReceiveWait).
 type dispatcher struct {
 	h     Handler
 	sh    StatusHandler // h, if it implements StatusHandler; else nil
@@ -64,6 +65,37 @@ func (d *dispatcher) offer(e Event) {
 		d.c.receiveDropped.Add(1)
 		d.signalGap()
 	}
+}
+
+// offerWait is offer for a receiver that may wait: when the queue is full
+// it waits up to wait for room (not at all if wait <= 0) before it drops e
+// and signals a gap. A Redis subscription's receive loop uses it: while it
+// waits it does not read its connection, so Redis holds what is published
+// meanwhile, and a burst that the handler absorbs within wait costs a
+// delay instead of a gap (and a purge of the local tier). A dispatcher
+// halted meanwhile ends the wait; the event is dropped without a gap, as
+// nobody handles either any more.
+func (d *dispatcher) offerWait(e Event, wait time.Duration) {
+	d.c.received.Add(1)
+	select {
+	case d.queue <- item{ev: e}:
+		return
+	default:
+	}
+	if wait > 0 {
+		d.c.receiveWaits.Add(1)
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case d.queue <- item{ev: e}:
+			return
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+	}
+	d.c.receiveDropped.Add(1)
+	d.signalGap()
 }
 
 // signalGap asks for a HandleGap call without blocking.

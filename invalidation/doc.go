@@ -23,7 +23,10 @@
 // Every loss a subscriber can notice is reported by Handler.HandleGap: a
 // lost connection (including Redis closing a subscriber whose output
 // buffer overflowed), a re-established subscription (events published
-// while it was down never reached it), a receive queue overflow. The
+// while it was down never reached it), a receive queue overflow (on
+// Redis, only after the subscription waited RedisOptions.ReceiveWait for
+// room, not reading Redis meanwhile, so that a burst the handler absorbs
+// costs a delay instead of a purge). The
 // handler answers a gap by purging what it cached, so missed events cannot
 // keep it stale. A Handler that also implements StatusHandler learns when
 // its subscription goes live and when it is lost. A message that does not

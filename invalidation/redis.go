@@ -18,6 +18,10 @@ const (
 	// DefaultHealthCheckInterval is how long a subscription may stay
 	// silent before it pings Redis.
 	DefaultHealthCheckInterval = 3 * time.Second
+	// DefaultReceiveWait is RedisOptions.ReceiveWait's default: long
+	// enough for a handler that is merely descheduled, short against the
+	// default LocalTTL that bounds staleness anyway.
+	DefaultReceiveWait = time.Second
 	// DefaultFlushTimeout is how long Close spends sending queued events.
 	DefaultFlushTimeout = time.Second
 )
@@ -55,9 +59,19 @@ type RedisOptions struct {
 	// events with ErrDropped. Default DefaultQueueSize.
 	QueueSize int
 	// ReceiveQueueSize is each subscription's receive queue, in events.
-	// When a handler falls that far behind, events are dropped and the
-	// handler gets HandleGap. Default DefaultQueueSize.
+	// When a handler falls that far behind, the subscription waits up to
+	// ReceiveWait for room, then drops the event and the handler gets
+	// HandleGap. Default DefaultQueueSize.
 	ReceiveQueueSize int
+	// ReceiveWait is how long a subscription whose receive queue is full
+	// waits for its handler before it drops an event (a gap: the tier
+	// purges its local tier). It does not read Redis meanwhile, so Redis
+	// holds what is published, up to its pub/sub client output buffer
+	// limit (by default 32 MB at once, or 8 MB for a minute), past which
+	// it closes the connection, a gap too. A burst the handler absorbs
+	// within ReceiveWait is delivered late instead of purging. Default
+	// DefaultReceiveWait; negative: drop at once.
+	ReceiveWait time.Duration
 	// BatchSize is the most events the publisher sends in one pipeline.
 	// Default DefaultBatchSize.
 	BatchSize int
@@ -84,6 +98,9 @@ func (o RedisOptions) withDefaults() RedisOptions {
 	}
 	if o.ReceiveQueueSize <= 0 {
 		o.ReceiveQueueSize = DefaultQueueSize
+	}
+	if o.ReceiveWait == 0 {
+		o.ReceiveWait = DefaultReceiveWait
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize

@@ -186,7 +186,7 @@ func (s *redisSub) receive() {
 			case err != nil:
 				s.bus.c.decodeErrors.Add(1)
 			default:
-				s.d.offer(ev)
+				s.d.offerWait(ev, s.bus.opts.ReceiveWait)
 			}
 		case *redis.Pong:
 			// The connection is alive; nothing else to do.

@@ -3,6 +3,8 @@ package invalidation_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,27 +274,70 @@ func TestRedisSubscribeEndsWithClose(t *testing.T) {
 	}
 }
 
+// TestRedisReceiveOverflowIsAGap holds the handler while ten events
+// arrive at a subscription whose receive queue holds one: past
+// ReceiveWait (none at all, or 50ms) each event that finds no room is
+// dropped, and the handler gets a gap.
 func TestRedisReceiveOverflowIsAGap(t *testing.T) {
+	for _, wait := range []time.Duration{-1, 50 * time.Millisecond} {
+		t.Run(fmt.Sprintf("ReceiveWait %v", wait), func(t *testing.T) {
+			srv := redistest.Start(t)
+			a := newRedisBus(t, srv, invalidation.RedisOptions{})
+			b := newRedisBus(t, srv, invalidation.RedisOptions{ReceiveQueueSize: 1, ReceiveWait: wait})
+			h := newBlockingHandler()
+			subscribe(t, b, h)
+
+			mustPublish(t, a, ev("k", 1, invalidation.Changed, "a"))
+			h.waitEntered(t)
+			for v := uint64(2); v <= 10; v++ {
+				mustPublish(t, a, ev("k", v, invalidation.Changed, "a"))
+			}
+			// The handler holds event 1 and the queue holds event 2; the
+			// other eight are dropped as they arrive, after waiting.
+			waitFor(t, "eight receive drops", func() bool { return b.Stats().ReceiveDropped == 8 })
+			if st := b.Stats(); (wait > 0) != (st.ReceiveWaits == 8) {
+				t.Fatalf("ReceiveWaits = %d with ReceiveWait %v", st.ReceiveWaits, wait)
+			}
+			close(h.release)
+			h.expect(t, ev("k", 1, invalidation.Changed, "a"), ev("k", 2, invalidation.Changed, "a"))
+			h.gap(t)
+			mustPublish(t, a, ev("k", 11, invalidation.Changed, "a"))
+			h.expect(t, ev("k", 11, invalidation.Changed, "a"))
+			h.noPending(t)
+		})
+	}
+}
+
+// TestRedisReceiveWaitAbsorbsBurst holds the handler until a burst has
+// filled a one-event receive queue and the next event waits for room,
+// then lets it go within ReceiveWait: every event is delivered, in order,
+// and there is no gap (no purge).
+func TestRedisReceiveWaitAbsorbsBurst(t *testing.T) {
 	srv := redistest.Start(t)
 	a := newRedisBus(t, srv, invalidation.RedisOptions{})
-	b := newRedisBus(t, srv, invalidation.RedisOptions{ReceiveQueueSize: 1})
+	b := newRedisBus(t, srv, invalidation.RedisOptions{ReceiveQueueSize: 1, ReceiveWait: waitTimeout})
 	h := newBlockingHandler()
 	subscribe(t, b, h)
+	release := sync.OnceFunc(func() { close(h.release) })
+	t.Cleanup(release) // before the bus closes, which waits for the handler
 
 	mustPublish(t, a, ev("k", 1, invalidation.Changed, "a"))
 	h.waitEntered(t)
-	for v := uint64(2); v <= 10; v++ {
-		mustPublish(t, a, ev("k", v, invalidation.Changed, "a"))
+	var want []invalidation.Event
+	for v := uint64(1); v <= 50; v++ {
+		want = append(want, ev("k", v, invalidation.Changed, "a"))
+		if v > 1 {
+			mustPublish(t, a, want[v-1])
+		}
 	}
-	// The handler holds event 1 and the queue holds event 2; the other
-	// eight are dropped as they arrive.
-	waitFor(t, "eight receive drops", func() bool { return b.Stats().ReceiveDropped == 8 })
-	close(h.release)
-	h.expect(t, ev("k", 1, invalidation.Changed, "a"), ev("k", 2, invalidation.Changed, "a"))
-	h.gap(t)
-	mustPublish(t, a, ev("k", 11, invalidation.Changed, "a"))
-	h.expect(t, ev("k", 11, invalidation.Changed, "a"))
+	// Event 1 in the handler, event 2 in the queue, event 3 waiting.
+	waitFor(t, "an event waiting for room", func() bool { return b.Stats().ReceiveWaits >= 1 })
+	release()
+	h.expect(t, want...)
 	h.noPending(t)
+	if st := b.Stats(); st.ReceiveDropped != 0 || st.Gaps != 0 {
+		t.Fatalf("Stats = %+v, want no drop and no gap", st)
+	}
 }
 
 // TestRedisSilentConnectionIsReplaced points the subscriber at a proxy
