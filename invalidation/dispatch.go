@@ -58,13 +58,7 @@ func newDispatcher(h Handler, c *counters, size int) *dispatcher {
 // handler can see the event, so a handler (or a test it signals) never
 // observes a count lagging behind its own call.
 func (d *dispatcher) offer(e Event) {
-	d.c.received.Add(1)
-	select {
-	case d.queue <- item{ev: e}:
-	default:
-		d.c.receiveDropped.Add(1)
-		d.signalGap()
-	}
+	d.offerWait(e, 0)
 }
 
 // offerWait is offer for a receiver that may wait: when the queue is full

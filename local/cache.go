@@ -103,13 +103,8 @@ func New(o Options) (*Cache, error) {
 
 // locate returns the shard that holds key and the key's hash.
 func (c *Cache) locate(key string) (*shard, uint64) {
-	h := c.hash(key)
+	h := maphash.String(c.seed, key)
 	return &c.shards[h>>c.shardShift], h
-}
-
-// hash returns key's hash.
-func (c *Cache) hash(key string) uint64 {
-	return maphash.String(c.seed, key)
 }
 
 // Get returns the entry cached under key and Hit if it is live and fresh:

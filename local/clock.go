@@ -97,14 +97,20 @@ func (c *clock) close() {
 // unixNanos is t.UnixNano saturated to the int64 range, so that the zero
 // time and far-future times compare correctly instead of wrapping.
 func unixNanos(t time.Time) int64 {
+	return saturatedNanos(t.Unix(), int64(t.Nanosecond()))
+}
+
+// saturatedNanos returns sec seconds and nsec nanoseconds after the Unix
+// epoch in nanoseconds, saturated to the int64 range.
+func saturatedNanos(sec, nsec int64) int64 {
 	const limit = math.MaxInt64 / int64(time.Second)
-	switch sec := t.Unix(); {
+	switch {
 	case sec <= -limit:
 		return math.MinInt64
 	case sec >= limit:
 		return math.MaxInt64
 	}
-	return t.UnixNano()
+	return sec*int64(time.Second) + nsec
 }
 
 // addNanos returns t+d, saturated at math.MaxInt64.

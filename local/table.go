@@ -1,7 +1,6 @@
 package local
 
 import (
-	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -241,12 +240,5 @@ func (t *table) rebuilt(extra int) *table {
 // expiresNanos returns a record's ExpiresAt in Unix nanoseconds, saturated
 // like unixNanos.
 func (it *item) expiresNanos() int64 {
-	const limit = math.MaxInt64 / int64(time.Second)
-	switch {
-	case it.expSec <= -limit:
-		return math.MinInt64
-	case it.expSec >= limit:
-		return math.MaxInt64
-	}
-	return it.expSec*int64(time.Second) + int64(it.expNsec)
+	return saturatedNanos(it.expSec, int64(it.expNsec))
 }
